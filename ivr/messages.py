@@ -1,0 +1,66 @@
+"""What the engine itself says, in each language we ship. Flows can add their own
+prompts; these cover the moments every flow shares (escape, retry, callback)."""
+
+from __future__ import annotations
+
+from flows.phrases import language_of
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "en": {
+        "connecting": "Connecting you to a person now.",
+        "no_input": "Sorry, I didn't hear anything.",
+        "no_match": "Sorry, I didn't get that.",
+        "bad_digits": "Sorry, that number doesn't look right.",
+        "callback_now": "We will call you back at {number} as soon as a person is free. "
+        "You keep your place in line. Goodbye.",
+        "callback_later": "No one is available right now. We will call you back at {number} "
+        "when we open, {when}. Goodbye.",
+        "transfer_failed": "Sorry, no one could answer.",
+        "voicemail": "Please leave a message after the tone, and we will call you back.",
+        "goodbye": "Thank you for calling. Goodbye.",
+    },
+    "es": {
+        "connecting": "Le comunicamos ahora con una persona.",
+        "no_input": "Disculpe, no le escuché.",
+        "no_match": "Disculpe, no le entendí.",
+        "bad_digits": "Disculpe, ese número no parece correcto.",
+        "callback_now": "Le llamaremos al {number} en cuanto una persona esté libre. "
+        "Conserva su lugar en la fila. Adiós.",
+        "callback_later": "No hay nadie disponible ahora. Le llamaremos al {number} "
+        "cuando abramos, {when}. Adiós.",
+        "transfer_failed": "Lo sentimos, nadie pudo contestar.",
+        "voicemail": "Deje su mensaje después del tono y le devolveremos la llamada.",
+        "goodbye": "Gracias por llamar. Adiós.",
+    },
+    "tr": {
+        "connecting": "Sizi şimdi bir müşteri temsilcisine bağlıyoruz.",
+        "no_input": "Üzgünüm, sizi duyamadım.",
+        "no_match": "Üzgünüm, anlayamadım.",
+        "bad_digits": "Üzgünüm, bu numara doğru görünmüyor.",
+        "callback_now": "Bir temsilci müsait olur olmaz sizi {number} numarasından arayacağız. "
+        "Sıranızı kaybetmezsiniz. İyi günler.",
+        "callback_later": "Şu anda kimse müsait değil. Açıldığımızda, {when}, sizi {number} "
+        "numarasından arayacağız. İyi günler.",
+        "transfer_failed": "Üzgünüz, kimse cevap veremedi.",
+        "voicemail": "Lütfen sinyal sesinden sonra mesajınızı bırakın, sizi geri arayacağız.",
+        "goodbye": "Aradığınız için teşekkürler. İyi günler.",
+    },
+    "ar": {
+        "connecting": "نقوم الآن بتحويلك إلى أحد الموظفين.",
+        "no_input": "عذراً، لم أسمع شيئاً.",
+        "no_match": "عذراً، لم أفهم ذلك.",
+        "bad_digits": "عذراً، هذا الرقم غير صحيح.",
+        "callback_now": "سنتصل بك على الرقم {number} فور توفر أحد الموظفين. "
+        "ستحتفظ بدورك في الانتظار. مع السلامة.",
+        "callback_later": "لا يوجد أحد متاح الآن. سنتصل بك على الرقم {number} "
+        "عند افتتاحنا، {when}. مع السلامة.",
+        "transfer_failed": "عذراً، لم يتمكن أحد من الرد.",
+        "voicemail": "يرجى ترك رسالتك بعد سماع الصافرة وسنعاود الاتصال بك.",
+        "goodbye": "شكراً لاتصالك. مع السلامة.",
+    },
+}
+
+
+def message(locale: str, key: str, **values: str) -> str:
+    table = MESSAGES.get(language_of(locale), MESSAGES["en"])
+    return table.get(key, MESSAGES["en"][key]).format(**values)

@@ -1,0 +1,70 @@
+"""The state of one call: everything the engine needs to take the next step.
+
+It is plain data that round-trips through JSON, so it can travel in a webhook URL or a
+database row and any worker can take the call's next request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One thing the caller did, kept so the agent never has to ask again."""
+
+    node: str
+    kind: str  # digits | speech | silence | no_match
+    value: str = ""
+
+
+@dataclass(frozen=True)
+class CallState:
+    call_sid: str
+    flow_id: str
+    flow_version: str
+    caller: str
+    dialed: str
+    started_at: datetime
+    node: str = ""
+    waiting: bool = False  # a prompt is out and the engine expects the caller's answer at `node`
+    failures: int = 0  # failed attempts in a row at the current input node
+    variables: dict[str, str] = field(default_factory=dict)
+    path: tuple[str, ...] = ()  # nodes visited, in order
+    turns: tuple[Turn, ...] = ()
+    locale: str = ""
+    steps: int = 0  # requests answered so far: (call_sid, steps) names a step for idempotency
+    route: str | None = None  # where the call went in the end: queue:x, transfer:y, end, ...
+
+    def moved(self, **changes: Any) -> CallState:
+        return replace(self, **changes)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["started_at"] = self.started_at.isoformat()
+        data["path"] = list(self.path)
+        data["turns"] = [asdict(t) for t in self.turns]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CallState:
+        values = dict(data)
+        values["started_at"] = datetime.fromisoformat(values["started_at"])
+        values["path"] = tuple(values.get("path", ()))
+        values["turns"] = tuple(Turn(**t) for t in values.get("turns", ()))
+        values["variables"] = {str(k): str(v) for k, v in values.get("variables", {}).items()}
+        return cls(**values)
+
+    def context(self) -> dict[str, Any]:
+        """What the agent is told: menu path, saved values, what the caller said."""
+        return {
+            "caller": self.caller,
+            "dialed": self.dialed,
+            "flow": self.flow_id,
+            "path": list(self.path),
+            "values": dict(self.variables),
+            "said": [t.value for t in self.turns if t.kind == "speech"],
+            "entered": [f"{t.node}:{t.value}" for t in self.turns if t.kind == "digits"],
+        }
