@@ -58,14 +58,26 @@ def _clashes(loaded: list[LoadedFlow]) -> list[Problem]:
         if flow.id in ids:
             line, col = item.source.locate(("id",))
             problems.append(
-                Problem(item.path, line, col, "F110", f"flow id '{flow.id}' is already used by {ids[flow.id].path}")
+                Problem(
+                    item.path,
+                    line,
+                    col,
+                    "F110",
+                    f"flow id '{flow.id}' is already used by {ids[flow.id].path}",
+                )
             )
         ids.setdefault(flow.id, item)
         for i, number in enumerate(flow.numbers):
             if number in numbers:
                 line, col = item.source.locate(("numbers", i))
                 problems.append(
-                    Problem(item.path, line, col, "F111", f"the number {number} is already answered by {numbers[number].path}")
+                    Problem(
+                        item.path,
+                        line,
+                        col,
+                        "F111",
+                        f"the number {number} is already answered by {numbers[number].path}",
+                    )
                 )
             numbers.setdefault(number, item)
         if not flow.numbers:
@@ -73,7 +85,10 @@ def _clashes(loaded: list[LoadedFlow]) -> list[Problem]:
                 line, col = item.source.locate(("id",))
                 problems.append(
                     Problem(
-                        item.path, line, col, "F112",
+                        item.path,
+                        line,
+                        col,
+                        "F112",
                         f"two default flows (no `numbers`): this one and {default.path}; "
                         "give one of them the numbers it answers",
                     )

@@ -58,9 +58,13 @@ def read_flow_text(path: Path, shown: str) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
-        raise FlowError([Problem(shown, 1, 1, "F109", f"the file is not UTF-8 text ({err.reason})")]) from None
+        raise FlowError(
+            [Problem(shown, 1, 1, "F109", f"the file is not UTF-8 text ({err.reason})")]
+        ) from None
     except OSError as err:
-        raise FlowError([Problem(shown, 1, 1, "F109", f"cannot read the file: {err.strerror}")]) from None
+        raise FlowError(
+            [Problem(shown, 1, 1, "F109", f"cannot read the file: {err.strerror}")]
+        ) from None
 
 
 def load_path(path: str | Path) -> LoadedFlow:

@@ -157,7 +157,9 @@ class Agent(Model):
 
 
 class CallbackOffer(Model):
-    offer_after: Duration = Field(description="Offer a callback once the estimated wait passes this.")
+    offer_after: Duration = Field(
+        description="Offer a callback once the estimated wait passes this."
+    )
     digit: Key = "1"
     phrases: Phrases = Field(default_factory=lambda: ["call me back", "callback"])
 

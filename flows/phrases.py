@@ -50,7 +50,9 @@ BUILTIN_ESCAPE_PHRASES: dict[str, tuple[str, ...]] = {
 _ALWAYS = BUILTIN_ESCAPE_PHRASES["en"][:6]
 
 _ARABIC_PREFIXES = ("وبال", "فال", "بال", "وال", "لل", "ال", "و", "ب", "ل")
-_ARABIC_FOLD = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه", "ـ": None})
+_ARABIC_FOLD = str.maketrans(
+    {"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه", "ـ": None}
+)
 
 
 def language_of(locale: str) -> str:

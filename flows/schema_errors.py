@@ -60,14 +60,16 @@ def _data_loc(raw_loc: Loc, data: Any) -> Loc:
     loc: list[str | int] = []
     current = data
     for part in raw_loc:
-        if isinstance(current, dict) and part in current:
+        if isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
             loc.append(part)
             current = current[part]
-        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+        elif isinstance(current, dict) and part in current:
             loc.append(part)
             current = current[part]
-        elif isinstance(current, dict) and isinstance(part, str) and not part.startswith(
-            NODE_TAG_PREFIX
+        elif (
+            isinstance(current, dict)
+            and isinstance(part, str)
+            and not part.startswith(NODE_TAG_PREFIX)
         ):
             # A missing or extra key: the location names it even though the data lacks it.
             loc.append(part)
@@ -106,14 +108,18 @@ def _message(err: ErrorDetails, loc: Loc, raw_loc: Loc) -> tuple[str, str, bool]
     if kind == "string_type":
         shown = err.get("input")
         if isinstance(shown, bool | int | float):
-            return "F101", f"expected text, got {shown!r}; quote it (\"{shown}\")", False
+            return "F101", f'expected text, got {shown!r}; quote it ("{shown}")', False
         return "F101", "expected text", False
     if kind == "string_pattern_mismatch":
         return "F101", f"{err.get('input')!r} is not valid here{_pattern_hint(loc)}", False
     if kind == "value_error":
         return "F101", str(err["msg"]).removeprefix("Value error, "), False
     if kind in ("too_short", "too_long"):
-        return "F101", str(err["msg"]).replace("List", "this list").replace("Dictionary", "this mapping"), False
+        return (
+            "F101",
+            str(err["msg"]).replace("List", "this list").replace("Dictionary", "this mapping"),
+            False,
+        )
     return "F101", str(err["msg"]), False
 
 
@@ -129,7 +135,7 @@ def _pattern_hint(loc: Loc) -> str:
         "days": "; use mon, mon-fri or sat,sun",
         "locale": "; use en-US, es, tr-TR ...",
     }
-    if len(loc) >= 3 and loc[-3] == "hours" or (len(loc) >= 2 and loc[-2] == "open"):
+    if (len(loc) >= 3 and loc[-3] == "hours") or (len(loc) >= 2 and loc[-2] == "open"):
         return '; use "08:00-20:00" (ranges separated by commas) or closed'
     return hints.get(last, "")
 

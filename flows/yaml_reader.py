@@ -42,11 +42,11 @@ class _AliasRefused(yaml.MarkedYAMLError):
 class StrictLoader(yaml.SafeLoader):
     """SafeLoader with the YAML 1.2 core resolvers and no aliases."""
 
-    yaml_implicit_resolvers: dict[Any, Any] = {}
+    yaml_implicit_resolvers: dict[Any, Any] = {}  # noqa: RUF012  (PyYAML reads it per class)
 
     def compose_node(self, parent: Node | None, index: Any) -> Node | None:
         if self.check_event(AliasEvent):
-            event = self.peek_event()
+            event = self.peek_event()  # type: ignore[no-untyped-call]
             raise _AliasRefused(
                 None,
                 None,
@@ -54,7 +54,7 @@ class StrictLoader(yaml.SafeLoader):
                 "write the value out",
                 event.start_mark,
             )
-        return Composer.compose_node(self, parent, index)  # type: ignore[no-any-return]
+        return Composer.compose_node(self, parent, index)
 
 
 def _resolver(tag: str, pattern: str, first: list[str] | None) -> None:
@@ -213,7 +213,11 @@ def read_yaml(text: str, path: str) -> tuple[Document | None, list[Problem]]:
     except RecursionError:
         return None, [Problem(path, 1, 1, "F108", "the file is nested too deeply")]
     if root is None:
-        return None, [Problem(path, 1, 1, "F109", "the file is empty; a flow needs id, escape, start and nodes")]
+        return None, [
+            Problem(
+                path, 1, 1, "F109", "the file is empty; a flow needs id, escape, start and nodes"
+            )
+        ]
     builder = _Builder(path)
     try:
         data = builder.build(root, (), 0)

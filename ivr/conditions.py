@@ -59,8 +59,6 @@ def _time_holds(cond: Condition, now: datetime) -> bool:
         return False
     if cond.time is None:
         return True
-    begin, end = (
-        int(t[:2]) * 60 + int(t[3:]) for t in cond.time.split("-")
-    )
+    begin, end = (int(t[:2]) * 60 + int(t[3:]) for t in cond.time.split("-"))
     minute = local.hour * 60 + local.minute
     return begin <= minute < end if begin <= end else (minute >= begin or minute < end)

@@ -87,7 +87,12 @@ def _guarded(flow: Flow, state: CallState, now: datetime, body: Any) -> Step:
     try:
         body(run)
     except Exception as exc:  # fail open: whatever broke, the caller goes to a person
-        run = _Run(flow, state, now)
+        # Keep where the caller got to (so the error is logged at the node that broke)
+        # but none of the half-built answer.
+        reached = run.state.moved(waiting=False)
+        kept = [e for e in run.events if e.kind != "prompt"]
+        run = _Run(flow, reached, now)
+        run.events.extend(kept)
         try:
             run.to_person("error", error=f"{type(exc).__name__}: {exc}")
         except Exception:
@@ -213,7 +218,9 @@ class _Run:
             menu = node.menu
             prompts.append(Say(self.text(menu.prompt), self.locale, self.flow.voice))
             hints = tuple(p for o in menu.options for p in o.phrases) + escape
-            listen = Listen(name, tuple(prompts), self.locale, menu.timeout, 1, None, "", True, hints)
+            listen = Listen(
+                name, tuple(prompts), self.locale, menu.timeout, 1, None, "", True, hints
+            )
         else:
             assert isinstance(node, AskNode)
             ask = node.ask

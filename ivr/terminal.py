@@ -74,7 +74,9 @@ def run_call(
     dial_status: str = "answered",
 ) -> CallResult:
     flow = loaded.flow
-    current = start_call(flow, loaded.version, "CA-terminal", caller, dialed or (flow.numbers or [""])[0], now())
+    current = start_call(
+        flow, loaded.version, "CA-terminal", caller, dialed or (flow.numbers or [""])[0], now()
+    )
     seen: list[str] = []
     while True:
         _show(current, emit, seen)

@@ -1,0 +1,37 @@
+"""Our generic package names must resolve to this repository, not to a PyPI namesake."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("package", ["ivr", "flows", "webhooks", "analytics"])
+def test_package_comes_from_this_repository(package: str) -> None:
+    module = importlib.import_module(package)
+    assert module.__file__ is not None
+    assert Path(module.__file__).resolve().is_relative_to(ROOT / package)
+
+
+def test_engine_imports_no_web_sql_or_twilio_library() -> None:
+    forbidden = ("fastapi", "starlette", "sqlalchemy", "twilio", "uvicorn", "httpx")
+    for source in (ROOT / "ivr").glob("*.py"):
+        if source.name in ("cli.py", "__main__.py"):
+            continue
+        for line in source.read_text().splitlines():
+            words = line.split()
+            if words[:1] in (["import"], ["from"]) and len(words) > 1:
+                assert words[1].split(".")[0] not in forbidden, f"{source.name}: {line}"
+
+
+def test_flows_is_the_bottom_layer() -> None:
+    for source in (ROOT / "flows").glob("*.py"):
+        for line in source.read_text().splitlines():
+            words = line.split()
+            if words[:1] in (["import"], ["from"]) and len(words) > 1:
+                top = words[1].split(".")[0]
+                assert top not in ("ivr", "webhooks", "analytics"), f"{source.name}: {line}"
