@@ -237,7 +237,7 @@ def test_reprompt_uses_the_menus_own_no_match_text(loaded: LoadedFlow) -> None:
     last = walk(loaded, [Digits("9")])[-1]
     listen = last.actions[-1]
     assert isinstance(listen, Listen)
-    assert [p.text for p in listen.prompts][0] == "That is not an option."
+    assert listen.prompts[0].text == "That is not an option."
     assert kinds(last) == ["input", "no_match", "prompt", "prompt"]
 
 
