@@ -76,6 +76,9 @@ class Event:
     at: datetime
     node: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    # Per-call number, 1-based. Deterministic: a retried request yields the same numbers,
+    # so (call, seq) identifies an event and the store can drop the duplicate.
+    seq: int = 0
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ or impossible input routes the caller to a person instead of raising.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -115,8 +116,10 @@ class _Run:
 
     # --- bookkeeping -------------------------------------------------------------
     def finish(self) -> Step:
-        state = self.state.moved(steps=self.state.steps + 1)
-        return Step(tuple(self.actions), state, tuple(self.events))
+        first = self.state.events + 1
+        events = tuple(replace(e, seq=first + i) for i, e in enumerate(self.events))
+        state = self.state.moved(steps=self.state.steps + 1, events=self.state.events + len(events))
+        return Step(tuple(self.actions), state, events)
 
     def emit(self, kind: str, node: str | None, **details: Any) -> None:
         self.events.append(Event(kind, self.now, node, details))

@@ -36,6 +36,7 @@ class CallState:
     turns: tuple[Turn, ...] = ()
     locale: str = ""
     steps: int = 0  # requests answered so far: (call_sid, steps) names a step for idempotency
+    events: int = 0  # events emitted so far; the next one is number events + 1
     route: str | None = None  # where the call went in the end: queue:x, transfer:y, end, ...
 
     def moved(self, **changes: Any) -> CallState:

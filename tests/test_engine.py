@@ -329,6 +329,14 @@ def test_steps_are_counted_for_idempotency(loaded: LoadedFlow) -> None:
     assert [s.state.steps for s in steps] == [1, 2, 3]
 
 
+def test_events_are_numbered_per_call_without_gaps(loaded: LoadedFlow) -> None:
+    steps = walk(loaded, [Silence(), Speech("billing"), Digits("0")])
+    numbers = [e.seq for s in steps for e in s.events]
+    assert numbers == list(range(1, len(numbers) + 1))
+    retried = step(loaded.flow, steps[1].state, Speech("billing"), OPEN)
+    assert retried.events == steps[2].events  # a retry numbers its events the same way
+
+
 TRANSFER_ESCAPE = """
 id: transfer-escape
 escape: {transfer: "+15005550020", digits: "*", after_failures: 1}
