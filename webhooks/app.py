@@ -1,0 +1,112 @@
+"""The FastAPI application: Twilio's webhooks (signed, fail-open) and the JSON API.
+
+Build it with `create_app(...)`; `ivr serve` does, and tests do with their own parts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi.responses import JSONResponse
+
+from flows.catalog import Catalog
+from ivr.ports import CallLog
+from webhooks import twilio_request, twiml
+from webhooks.settings import Settings
+from webhooks.twilio_request import TwilioRequest
+from webhooks.voice import Voice
+
+log = logging.getLogger("ivr.webhooks")
+XML = "application/xml"
+
+Handler = Callable[[TwilioRequest], str]
+
+
+def create_app(
+    settings: Settings,
+    flows: Callable[[], Catalog],
+    call_log: CallLog,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> FastAPI:
+    if settings.auth_token is None and not settings.insecure_dev:
+        raise ValueError(
+            "TWILIO_AUTH_TOKEN is not set: every Twilio request would be refused. "
+            "Set it, or pass --insecure-dev for local experiments."
+        )
+    app = FastAPI(
+        title="IVR with a human escape hatch",
+        description="Twilio webhooks and the call context API.",
+    )
+    voice = Voice(settings, flows, call_log, clock)
+
+    async def twilio(request: Request, handle: Handler, *, empty_ok: bool = False) -> Response:
+        req = await twilio_request.read(request, settings)
+        if not twilio_request.is_signed(request, req, settings):
+            log.warning("refused unsigned or mis-signed request to %s", request.url.path)
+            return Response("invalid Twilio signature", status_code=403, media_type="text/plain")
+        if settings.auth_token is None:
+            log.warning("INSECURE DEV MODE: %s accepted without a signature", request.url.path)
+        try:
+            body = handle(req)
+        except Exception as exc:  # fail open: the caller goes to a person, never a 5xx
+            log.exception("%s failed for call %s", request.url.path, req.get("CallSid"))
+            try:
+                body = voice.fail_open(req, f"{type(exc).__name__}: {exc}")
+            except Exception:
+                log.exception("fail-open answer failed too for call %s", req.get("CallSid"))
+                body = twiml.person_twiml(settings.emergency_queue, settings.emergency_number)
+        if empty_ok and not body:
+            return Response(status_code=204)
+        return Response(body, media_type=XML)
+
+    def token_of(request: Request) -> str:
+        return request.query_params.get("t", "")
+
+    @app.post("/twilio/voice", include_in_schema=False)
+    async def incoming(request: Request) -> Response:
+        return await twilio(request, voice.incoming)
+
+    @app.post("/twilio/gather", include_in_schema=False)
+    async def gather(request: Request) -> Response:
+        return await twilio(request, lambda r: voice.gather(r, token_of(request)))
+
+    @app.post("/twilio/dial", include_in_schema=False)
+    async def dial(request: Request) -> Response:
+        return await twilio(request, lambda r: voice.dial_result(r, token_of(request)))
+
+    @app.post("/twilio/whisper", include_in_schema=False)
+    async def whisper(request: Request) -> Response:
+        return await twilio(request, lambda r: voice.whisper(r, token_of(request)))
+
+    @app.post("/twilio/recorded", include_in_schema=False)
+    async def recorded(request: Request) -> Response:
+        return await twilio(request, lambda r: voice.recorded(r, token_of(request)))
+
+    @app.post("/twilio/fallback", include_in_schema=False)
+    async def fallback(request: Request) -> Response:
+        return await twilio(request, voice.fallback)
+
+    @app.post("/twilio/status", include_in_schema=False)
+    async def status(request: Request) -> Response:
+        return await twilio(request, voice.status, empty_ok=True)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/api/calls/{call_sid}")
+    async def call_context(call_sid: str) -> JSONResponse:
+        state = call_log.load(call_sid)
+        if state is None:
+            raise HTTPException(404, f"no call {call_sid}")
+        return JSONResponse(
+            {"call_sid": call_sid, "node": state.node, "route": state.route, **state.context()}
+        )
+
+    return app
+
+
+AsyncHandler = Callable[[Request], Awaitable[Response]]

@@ -1,0 +1,60 @@
+"""A Twilio webhook request as Twilio sent it: every form parameter (blank ones too), the
+public URL it called, and whether its signature holds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import parse_qsl
+
+from starlette.datastructures import ImmutableMultiDict
+from starlette.requests import Request
+from twilio.request_validator import (
+    SIGNATURE_HEADER,
+    SIGNATURE_SETTINGS_HEADER,
+    RequestValidator,
+    get_signature_algorithm,
+)
+
+from webhooks.settings import Settings
+
+MAX_BODY = 64_000  # Twilio's parameters fit in a few kB; more is not Twilio
+
+
+@dataclass(frozen=True)
+class TwilioRequest:
+    url: str  # the public URL Twilio called
+    params: ImmutableMultiDict[str, str]
+
+    def get(self, name: str, default: str = "") -> str:
+        return self.params.get(name, default)
+
+
+def public_url(request: Request, settings: Settings) -> str:
+    """The URL as Twilio called it: rebuilt from IVR_PUBLIC_URL or the forwarded headers,
+    never the internal address the proxy connected to."""
+    path_and_query = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if settings.public_url:
+        return settings.public_url + path_and_query
+    proto = request.headers.get("x-forwarded-proto", "").split(",")[0].strip()
+    host = request.headers.get("x-forwarded-host", "").split(",")[0].strip()
+    scheme = proto or request.url.scheme
+    netloc = host or request.headers.get("host") or request.url.netloc
+    return f"{scheme}://{netloc}{path_and_query}"
+
+
+async def read(request: Request, settings: Settings) -> TwilioRequest:
+    body = await request.body()
+    text = body[:MAX_BODY].decode("utf-8", "replace")
+    pairs = parse_qsl(text, keep_blank_values=True)
+    return TwilioRequest(public_url(request, settings), ImmutableMultiDict(pairs))
+
+
+def is_signed(request: Request, twilio: TwilioRequest, settings: Settings) -> bool:
+    if settings.auth_token is None:
+        return settings.insecure_dev
+    signature = request.headers.get(SIGNATURE_HEADER, "")
+    if not signature:
+        return False
+    algorithm = get_signature_algorithm(request.headers.get(SIGNATURE_SETTINGS_HEADER))
+    validator = RequestValidator(settings.auth_token.get_secret_value())
+    return bool(validator.validate(twilio.url, twilio.params, signature, algorithm))
