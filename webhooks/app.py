@@ -6,7 +6,7 @@ Build it with `create_app(...)`; `ivr serve` does, and tests do with their own p
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from fastapi import FastAPI, HTTPException, Request, Response
@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from flows.catalog import Catalog
 from ivr.ports import CallLog
 from webhooks import twilio_request, twiml
+from webhooks.queue_wait import QueueWait
 from webhooks.settings import Settings
 from webhooks.twilio_request import TwilioRequest
 from webhooks.voice import Voice
@@ -41,6 +42,7 @@ def create_app(
         description="Twilio webhooks and the call context API.",
     )
     voice = Voice(settings, flows, call_log, clock)
+    queue = QueueWait(voice)
 
     async def twilio(request: Request, handle: Handler, *, empty_ok: bool = False) -> Response:
         req = await twilio_request.read(request, settings)
@@ -65,6 +67,10 @@ def create_app(
     def token_of(request: Request) -> str:
         return request.query_params.get("t", "")
 
+    def announcement_of(request: Request) -> int:
+        text = request.query_params.get("n", "0")
+        return int(text) if text.isdigit() and len(text) < 6 else 0
+
     @app.post("/twilio/voice", include_in_schema=False)
     async def incoming(request: Request) -> Response:
         return await twilio(request, voice.incoming)
@@ -84,6 +90,20 @@ def create_app(
     @app.post("/twilio/recorded", include_in_schema=False)
     async def recorded(request: Request) -> Response:
         return await twilio(request, lambda r: voice.recorded(r, token_of(request)))
+
+    @app.post("/twilio/wait", include_in_schema=False)
+    async def wait(request: Request) -> Response:
+        n = announcement_of(request)
+        return await twilio(request, lambda r: queue.wait(r, token_of(request), n))
+
+    @app.post("/twilio/wait-choice", include_in_schema=False)
+    async def wait_choice(request: Request) -> Response:
+        n = announcement_of(request)
+        return await twilio(request, lambda r: queue.choice(r, token_of(request), n))
+
+    @app.post("/twilio/queue-result", include_in_schema=False)
+    async def queue_result(request: Request) -> Response:
+        return await twilio(request, lambda r: queue.result(r, token_of(request)))
 
     @app.post("/twilio/fallback", include_in_schema=False)
     async def fallback(request: Request) -> Response:
@@ -107,6 +127,3 @@ def create_app(
         )
 
     return app
-
-
-AsyncHandler = Callable[[Request], Awaitable[Response]]

@@ -13,19 +13,24 @@ from urllib.parse import parse_qs, urlparse
 
 from flows.catalog import Catalog
 from flows.loader import LoadedFlow
-from ivr.actions import CallerEvent, DialResult, Digits, Event, Silence, Speech, Step
+from ivr.actions import (
+    CallerEvent,
+    DialResult,
+    Digits,
+    Event,
+    RequestCallback,
+    Silence,
+    Speech,
+    Step,
+)
 from ivr.context import whisper
 from ivr.engine import escape_step, start_call, step
-from ivr.ports import CallLog
+from ivr.ports import CallbackRequest, CallLog
 from ivr.state import CallState
-from webhooks import state_token, twiml
+from webhooks import sequence, state_token, twiml
 from webhooks.settings import Settings
 from webhooks.twilio_request import TwilioRequest
 
-# Status callbacks can arrive before the call's last action request, so their events
-# cannot take the next number from the call's state: they are numbered from here plus
-# Twilio's own SequenceNumber, which keeps them after the call's steps and idempotent.
-STATUS_SEQ_BASE = 1_000_000
 ENDED = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 MAX_DIGITS = 64
 MAX_SPEECH = 2_000
@@ -46,12 +51,25 @@ class Voice:
     def _flow_for(self, req: TwilioRequest) -> LoadedFlow | None:
         return self.flows().for_number(req.get("To"))
 
-    def _flow_of(self, state: CallState) -> LoadedFlow | None:
+    def flow_of(self, state: CallState) -> LoadedFlow | None:
         catalog = self.flows()
         return catalog.by_id(state.flow_id)
 
     def _answer(self, result: Step) -> str:
         self.log.record(result.state, result.events)
+        final = result.final
+        if isinstance(final, RequestCallback):
+            now = self.clock()
+            self.log.request_callback(
+                CallbackRequest(
+                    call_sid=result.state.call_sid,
+                    queue=final.queue,
+                    number=final.number,
+                    place_at=now,
+                    not_before=final.not_before,
+                    requested_at=now,
+                )
+            )
         return twiml.render(result, state_token.encode(result.state))
 
     def _state(self, req: TwilioRequest, token: str) -> CallState:
@@ -88,14 +106,14 @@ class Voice:
 
     def gather(self, req: TwilioRequest, token: str) -> str:
         state = self._state(req, token)
-        loaded = self._flow_of(state)
+        loaded = self.flow_of(state)
         if loaded is None:
             raise BadRequest(f"flow '{state.flow_id}' is not loaded any more")
         return self._answer(step(loaded.flow, state, self._caller_event(req), self.clock()))
 
     def dial_result(self, req: TwilioRequest, token: str) -> str:
         state = self._state(req, token)
-        loaded = self._flow_of(state)
+        loaded = self.flow_of(state)
         if loaded is None:
             raise BadRequest(f"flow '{state.flow_id}' is not loaded any more")
         status = req.get("DialCallStatus") or "failed"
@@ -104,7 +122,7 @@ class Voice:
     def whisper(self, req: TwilioRequest, token: str) -> str:
         """Said to the person who answers a transfer, before the bridge."""
         state = state_token.decode(token)
-        loaded = self._flow_of(state) if state else None
+        loaded = self.flow_of(state) if state else None
         if state is None or loaded is None:
             return twiml.empty()
         return twiml.say_only(whisper(state.context(), loaded.flow))
@@ -140,7 +158,7 @@ class Voice:
             self.clock(),
             state.node or None,
             {"status": call_status, "duration": req.get("CallDuration"), "route": state.route},
-            seq=STATUS_SEQ_BASE + number,
+            seq=sequence.STATUS + number,
         )
         self.log.record(state, [event])
         return ""
@@ -149,7 +167,7 @@ class Voice:
         """Twilio could not use our answer: whatever happened, reach a person."""
         token = parse_qs(urlparse(req.get("ErrorUrl")).query).get("t", [""])[0]
         state = state_token.decode(token) if token else None
-        loaded = (self._flow_of(state) if state else None) or self._flow_for(req)
+        loaded = (self.flow_of(state) if state else None) or self._flow_for(req)
         if loaded is None:
             raise BadRequest("no flow for the fallback")
         if state is None:

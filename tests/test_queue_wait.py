@@ -1,0 +1,195 @@
+"""Waiting in a queue: honest, varied announcements and a callback instead of hold."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
+from urllib.parse import urljoin
+
+import pytest
+
+from flows.catalog import Catalog
+from flows.loader import LoadedFlow, load_text
+from ivr.ports import MemoryCallLog
+from ivr.queue_wait import estimate_wait, seconds_per_answer, wait_plan
+from tests.twilio_caller import Call, FakeTwilio, serve
+from webhooks.app import create_app
+from webhooks.settings import Settings
+
+TOKEN = "queue-token"
+NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
+
+FLOW = """
+id: q
+escape: {queue: support}
+queues:
+  support:
+    announce_every: 20s
+    callback: {offer_after: 2m, digit: "1"}
+    max_wait: 15m
+start: hello
+nodes:
+  hello: {say: "Hello. Press 0 or say agent for a person.", next: menu}
+  menu:
+    menu:
+      prompt: "Press 1 for news."
+      options: [{digit: "1", goto: news}]
+  news: {end: {say: "No news today.", resolved: true}}
+"""
+
+
+@pytest.fixture
+def loaded() -> LoadedFlow:
+    return load_text(FLOW, "q.yaml")
+
+
+def test_estimate_comes_from_the_queue_not_a_constant() -> None:
+    # 4 callers have waited 5 minutes on average: about 2 minutes per answer.
+    per_answer = seconds_per_answer(300, 4)
+    assert per_answer == pytest.approx(120)
+    assert estimate_wait(3, per_answer) == pytest.approx(360)
+    assert seconds_per_answer(0, 0) == 60.0  # no evidence: a default, said as "about"
+
+
+def test_announcements_never_repeat_the_same_sentence(loaded: LoadedFlow) -> None:
+    texts = [
+        wait_plan(loaded.flow, "support", position=3, waited=60, estimate=180, announcement=n).text
+        for n in range(8)
+    ]
+    assert all(a != b for a, b in pairwise(texts))
+    assert "number 3" in texts[0] and "3 minutes" in texts[0]
+
+
+def test_callback_offered_only_once_the_wait_is_long(loaded: LoadedFlow) -> None:
+    short = wait_plan(loaded.flow, "support", position=1, waited=10, estimate=60, announcement=0)
+    long = wait_plan(loaded.flow, "support", position=5, waited=10, estimate=300, announcement=0)
+    assert not short.offer_callback
+    assert long.offer_callback and long.offer_text and "press 1" in long.offer_text
+
+
+def test_past_max_wait_the_caller_is_moved_to_a_callback(loaded: LoadedFlow) -> None:
+    plan = wait_plan(loaded.flow, "support", position=2, waited=901, estimate=120, announcement=7)
+    assert plan.move_to_callback and "call you back" in plan.text
+
+
+def test_turkish_announcement(loaded: LoadedFlow) -> None:
+    plan = wait_plan(
+        loaded.flow, "support", position=2, waited=0, estimate=120, announcement=0, locale="tr-TR"
+    )
+    assert "2. sıradasınız" in plan.text and "2 dakika" in plan.text
+
+
+@pytest.fixture
+def log() -> MemoryCallLog:
+    return MemoryCallLog()
+
+
+@pytest.fixture
+def twilio(loaded: LoadedFlow, log: MemoryCallLog) -> Iterator[FakeTwilio]:
+    app = create_app(
+        Settings.from_env({"TWILIO_AUTH_TOKEN": TOKEN}),
+        lambda: Catalog((loaded,)),
+        log,
+        clock=lambda: NOW,
+    )
+    with serve(app) as base, FakeTwilio(base, TOKEN) as caller:
+        yield caller
+
+
+def queue_params(call: Call, position: int, waited: int, avg: int, size: int) -> dict[str, str]:
+    return {
+        "CallSid": call.sid,
+        "From": "+15555550100",
+        "To": "+15005550006",
+        "QueueSid": "QU1",
+        "QueuePosition": str(position),
+        "QueueTime": str(waited),
+        "AvgQueueTime": str(avg),
+        "CurrentQueueSize": str(size),
+    }
+
+
+def wait_url(twilio: FakeTwilio, call: Call) -> str:
+    enqueue = ET.fromstring(call.documents[-1]).find("Enqueue")
+    assert enqueue is not None
+    return urljoin(twilio.base_url, enqueue.get("waitUrl", ""))
+
+
+def test_wait_url_announces_then_loops(twilio: FakeTwilio, log: MemoryCallLog) -> None:
+    call = twilio.dial(["0"])
+    url = wait_url(twilio, call)
+    first = twilio.post(url, queue_params(call, 2, 30, 60, 2))
+    root = ET.fromstring(first.text)
+    assert [v.tag for v in root] == ["Say", "Pause", "Redirect"]  # short wait: no offer yet
+    assert root[1].get("length") == "20"
+    second = twilio.post(urljoin(url, root[2].text or ""), queue_params(call, 1, 50, 60, 1))
+    assert ET.fromstring(second.text)[0].text != root[0].text
+    updates = [e for e in log.events_of(call.sid) if e.kind == "queue_update"]
+    assert [u.details["position"] for u in updates] == [2, 1]
+
+
+def test_long_wait_offers_a_callback_the_caller_takes_it(
+    twilio: FakeTwilio, log: MemoryCallLog
+) -> None:
+    call = twilio.dial(["0"])
+    url = wait_url(twilio, call)
+    offer = ET.fromstring(twilio.post(url, queue_params(call, 6, 120, 400, 6)).text)
+    gather = offer.find("Gather")
+    assert gather is not None, "a 6-deep queue with 400 s average waits must offer a callback"
+    choice = twilio.post(
+        urljoin(url, gather.get("action", "")),
+        {**queue_params(call, 6, 125, 400, 6), "Digits": "1"},
+    )
+    verbs = [v.tag for v in ET.fromstring(choice.text)]
+    assert verbs == ["Say", "Leave"]
+    assert len(log.callbacks) == 1
+    booked = log.callbacks[0]
+    assert booked.queue == "support" and booked.number == "+15555550100"
+    assert booked.place_at == NOW - timedelta(seconds=125)  # keeps the place in line
+    # Twilio then requests the Enqueue action with QueueResult=leave.
+    result = twilio.post(call.end_url, {**queue_params(call, 0, 125, 0, 5), "QueueResult": "leave"})
+    assert [v.tag for v in ET.fromstring(result.text)] == ["Hangup"]
+    kinds = [e.kind for e in log.events_of(call.sid)]
+    assert kinds.count("callback_offered") == 1 and kinds.count("callback_requested") == 1
+
+
+def test_declining_the_offer_keeps_waiting(twilio: FakeTwilio, log: MemoryCallLog) -> None:
+    call = twilio.dial(["0"])
+    url = wait_url(twilio, call)
+    offer = ET.fromstring(twilio.post(url, queue_params(call, 6, 120, 400, 6)).text)
+    gather = offer.find("Gather")
+    assert gather is not None
+    choice = twilio.post(
+        urljoin(url, gather.get("action", "")),
+        {**queue_params(call, 6, 125, 400, 6), "Digits": "5"},
+    )
+    assert [v.tag for v in ET.fromstring(choice.text)] == ["Redirect"]
+    assert log.callbacks == []
+
+
+def test_max_wait_moves_the_caller_to_a_callback(twilio: FakeTwilio, log: MemoryCallLog) -> None:
+    call = twilio.dial(["0"])
+    root = ET.fromstring(
+        twilio.post(wait_url(twilio, call), queue_params(call, 3, 960, 600, 3)).text
+    )
+    assert [v.tag for v in root] == ["Say", "Leave"]
+    assert len(log.callbacks) == 1
+
+
+def test_full_queue_becomes_a_callback(twilio: FakeTwilio, log: MemoryCallLog) -> None:
+    call = twilio.dial(["0"])
+    result = twilio.post(
+        call.end_url, {**queue_params(call, 0, 0, 0, 0), "QueueResult": "queue-full"}
+    )
+    assert [v.tag for v in ET.fromstring(result.text)] == ["Say", "Hangup"]
+    assert len(log.callbacks) == 1
+
+
+def test_retried_wait_request_logs_once(twilio: FakeTwilio, log: MemoryCallLog) -> None:
+    call = twilio.dial(["0"])
+    url = wait_url(twilio, call)
+    for _ in range(3):
+        twilio.post(url, queue_params(call, 2, 30, 60, 2))
+    assert [e.kind for e in log.events_of(call.sid)].count("queue_update") == 1
