@@ -26,6 +26,31 @@ class CallLog(Protocol):
     def request_callback(self, request: CallbackRequest) -> None:
         """Put a callback in line."""
 
+    def waiting_callers(self, queues: Sequence[str]) -> list[WaitingCaller]:
+        """Live callers now waiting in these queues, longest-waiting first."""
+
+    def claim_callback(
+        self, queues: Sequence[str], agent_id: str, now: datetime
+    ) -> ClaimedCallback | None:
+        """The oldest pending callback of these queues that may be placed now, claimed for
+        this agent; no two agents ever get the same one."""
+
+    def finish_callback(self, callback_id: int, status: str, now: datetime) -> None:
+        """completed | failed | pending (put back in line)."""
+
+
+@dataclass(frozen=True)
+class WaitingCaller:
+    call_sid: str
+    queue: str
+    since: datetime
+
+
+@dataclass(frozen=True)
+class ClaimedCallback:
+    id: int
+    request: CallbackRequest
+
 
 @dataclass(frozen=True)
 class CallbackRequest:
@@ -44,6 +69,7 @@ class MemoryCallLog:
         self.states: dict[str, CallState] = {}
         self.events: dict[str, dict[int, Event]] = {}
         self.callbacks: list[CallbackRequest] = []
+        self.callback_status: list[str] = []
 
     def record(self, state: CallState, events: Sequence[Event]) -> None:
         self.states[state.call_sid] = state
@@ -57,6 +83,38 @@ class MemoryCallLog:
     def request_callback(self, request: CallbackRequest) -> None:
         if request not in self.callbacks:
             self.callbacks.append(request)
+            self.callback_status.append("pending")
+
+    def waiting_callers(self, queues: Sequence[str]) -> list[WaitingCaller]:
+        waiting = []
+        for call_sid, events in self.events.items():
+            ordered = [events[seq] for seq in sorted(events)]
+            queued = [e for e in ordered if e.kind == "queued" and e.details.get("queue") in queues]
+            left = any(e.kind in ("queue_left", "call_ended", "agent_connected") for e in ordered)
+            if queued and not left:
+                waiting.append(
+                    WaitingCaller(call_sid, str(queued[-1].details["queue"]), queued[-1].at)
+                )
+        return sorted(waiting, key=lambda w: w.since)
+
+    def claim_callback(
+        self, queues: Sequence[str], agent_id: str, now: datetime
+    ) -> ClaimedCallback | None:
+        ready = [
+            (request.place_at, i)
+            for i, request in enumerate(self.callbacks)
+            if self.callback_status[i] == "pending"
+            and request.queue in queues
+            and (request.not_before is None or request.not_before <= now)
+        ]
+        if not ready:
+            return None
+        _, index = min(ready)
+        self.callback_status[index] = f"claimed:{agent_id}"
+        return ClaimedCallback(index + 1, self.callbacks[index])
+
+    def finish_callback(self, callback_id: int, status: str, now: datetime) -> None:
+        self.callback_status[callback_id - 1] = status
 
     def load(self, call_sid: str) -> CallState | None:
         return self.states.get(call_sid)

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from flows.catalog import Catalog
 from ivr.ports import CallLog
 from webhooks import twilio_request, twiml
+from webhooks.agent_line import AgentLine
 from webhooks.queue_wait import QueueWait
 from webhooks.settings import Settings
 from webhooks.twilio_request import TwilioRequest
@@ -43,8 +44,15 @@ def create_app(
     )
     voice = Voice(settings, flows, call_log, clock)
     queue = QueueWait(voice)
+    agents = AgentLine(voice)
 
-    async def twilio(request: Request, handle: Handler, *, empty_ok: bool = False) -> Response:
+    async def twilio(
+        request: Request,
+        handle: Handler,
+        *,
+        empty_ok: bool = False,
+        on_error: Callable[[TwilioRequest, str], str] | None = None,
+    ) -> Response:
         req = await twilio_request.read(request, settings)
         if not twilio_request.is_signed(request, req, settings):
             log.warning("refused unsigned or mis-signed request to %s", request.url.path)
@@ -56,7 +64,7 @@ def create_app(
         except Exception as exc:  # fail open: the caller goes to a person, never a 5xx
             log.exception("%s failed for call %s", request.url.path, req.get("CallSid"))
             try:
-                body = voice.fail_open(req, f"{type(exc).__name__}: {exc}")
+                body = (on_error or voice.fail_open)(req, f"{type(exc).__name__}: {exc}")
             except Exception:
                 log.exception("fail-open answer failed too for call %s", req.get("CallSid"))
                 body = twiml.person_twiml(settings.emergency_queue, settings.emergency_number)
@@ -104,6 +112,39 @@ def create_app(
     @app.post("/twilio/queue-result", include_in_schema=False)
     async def queue_result(request: Request) -> Response:
         return await twilio(request, lambda r: queue.result(r, token_of(request)))
+
+    @app.post("/twilio/agent", include_in_schema=False)
+    async def agent(request: Request) -> Response:
+        return await twilio(request, agents.answer, on_error=agents.failed)
+
+    @app.post("/twilio/agent-connected", include_in_schema=False)
+    async def agent_connected(request: Request) -> Response:
+        agent_id = request.query_params.get("agent", "")
+        return await twilio(
+            request, lambda r: agents.connected(r, agent_id), on_error=agents.bridge_anyway
+        )
+
+    @app.post("/twilio/agent-next", include_in_schema=False)
+    async def agent_next(request: Request) -> Response:
+        return await twilio(request, agents.next_offer, on_error=agents.failed)
+
+    @app.post("/twilio/callback-answered", include_in_schema=False)
+    async def callback_answered(request: Request) -> Response:
+        q = request.query_params
+        return await twilio(
+            request,
+            lambda r: agents.callback_answered(r, q.get("cb", ""), q.get("call", "")),
+            on_error=agents.bridge_anyway,
+        )
+
+    @app.post("/twilio/callback-done", include_in_schema=False)
+    async def callback_done(request: Request) -> Response:
+        q = request.query_params
+        return await twilio(
+            request,
+            lambda r: agents.callback_done(r, q.get("cb", ""), q.get("call", "")),
+            on_error=agents.failed,
+        )
 
     @app.post("/twilio/fallback", include_in_schema=False)
     async def fallback(request: Request) -> Response:
