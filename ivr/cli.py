@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -13,6 +14,7 @@ from flows.graph import to_dot, to_mermaid
 from flows.loader import LoadedFlow, load_path
 from flows.problems import FlowError
 from flows.schema import flow_json_schema
+from ivr.ports import CallLog, MemoryCallLog
 from ivr.terminal import run_call
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_HUNG_UP = 0, 1, 2, 3
@@ -85,6 +87,54 @@ def _call(args: argparse.Namespace) -> int:
         dial_status=args.dial_status,
     )
     return EXIT_OK if result.destination is not None else EXIT_HUNG_UP
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from flows.catalog import load_catalog
+    from webhooks.app import create_app
+    from webhooks.settings import Settings
+
+    try:
+        catalog = load_catalog(args.flows.split(os.pathsep))
+    except FlowError as err:
+        for problem in err.problems:
+            print(problem, file=sys.stderr)
+        print("not serving: fix the flow errors above", file=sys.stderr)
+        return EXIT_PROBLEMS
+    settings = Settings.from_env(
+        os.environ, public_url=args.public_url, insecure_dev=args.insecure_dev or None
+    )
+    try:
+        call_log = open_call_log(args.db)
+        app = create_app(settings, lambda: catalog, call_log)
+    except ValueError as err:
+        print(f"ivr serve: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    base = settings.public_url or f"http://{args.host}:{args.port}"
+    print(f"Serving {len(catalog.flows)} flow(s): " + ", ".join(f.flow.id for f in catalog.flows))
+    print(f"Database: {args.db}")
+    print("Paste into the Twilio console (Phone Numbers > your number > Voice configuration):")
+    print(f"  A call comes in:        POST {base}/twilio/voice")
+    print(f"  Primary handler fails:  POST {base}/twilio/fallback")
+    print(f"  Call status changes:    POST {base}/twilio/status")
+    print(f"  Agent line number:      POST {base}/twilio/agent")
+    if settings.public_url is None:
+        print("  (set IVR_PUBLIC_URL or --public-url to the address Twilio reaches, e.g. ngrok's)")
+    if settings.auth_token is None:
+        print("WARNING: insecure dev mode: Twilio signatures are NOT checked.", file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    return EXIT_OK
+
+
+def open_call_log(db_url: str) -> CallLog:
+    """Where calls and events are kept: `memory://` (nothing kept) or a database URL."""
+    if db_url == "memory://":
+        return MemoryCallLog()
+    from analytics.call_log import StoreCallLog
+
+    return StoreCallLog.open(db_url)
 
 
 def _moment(text: str) -> datetime:
@@ -163,6 +213,35 @@ def build_parser() -> argparse.ArgumentParser:
         help="how transfers end (to try on_fail routes)",
     )
     call.set_defaults(run=_call)
+
+    serve = commands.add_parser(
+        "serve",
+        help="answer Twilio's webhooks",
+        description="Serve the flows to Twilio (FastAPI on uvicorn). Needs TWILIO_AUTH_TOKEN "
+        "to check request signatures, or --insecure-dev. Applies database migrations first.",
+    )
+    serve.add_argument(
+        "--flows",
+        default=os.environ.get("IVR_FLOWS", "flows.example.yaml"),
+        help="flow file or folder of *.yaml (env IVR_FLOWS; default flows.example.yaml)",
+    )
+    serve.add_argument(
+        "--db",
+        default=os.environ.get("IVR_DB", "sqlite:///ivr.db"),
+        help="database URL: sqlite:///ivr.db (default, env IVR_DB), "
+        "postgresql+psycopg://user@host/db, or memory:// to keep nothing",
+    )
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--public-url", default=None, help="the base URL Twilio calls (IVR_PUBLIC_URL)"
+    )
+    serve.add_argument(
+        "--insecure-dev",
+        action="store_true",
+        help="accept requests without a valid Twilio signature (local experiments only)",
+    )
+    serve.set_defaults(run=_serve)
     return parser
 
 

@@ -26,7 +26,7 @@ class CallLog(Protocol):
     def request_callback(self, request: CallbackRequest) -> None:
         """Put a callback in line."""
 
-    def waiting_callers(self, queues: Sequence[str]) -> list[WaitingCaller]:
+    def waiting_callers(self, queues: Sequence[str], now: datetime) -> list[WaitingCaller]:
         """Live callers now waiting in these queues, longest-waiting first."""
 
     def claim_callback(
@@ -37,6 +37,12 @@ class CallLog(Protocol):
 
     def finish_callback(self, callback_id: int, status: str, now: datetime) -> None:
         """completed | failed | pending (put back in line)."""
+
+    def events_of(self, call_sid: str) -> list[Event]:
+        """A call's events in order."""
+
+    def callbacks_for(self, call_sid: str) -> list[CallbackStatus]:
+        """The callbacks a call asked for, with where each stands."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,13 @@ class WaitingCaller:
 class ClaimedCallback:
     id: int
     request: CallbackRequest
+
+
+@dataclass(frozen=True)
+class CallbackStatus:
+    id: int
+    request: CallbackRequest
+    status: str  # pending | claimed | dialing | completed | failed
 
 
 @dataclass(frozen=True)
@@ -85,7 +98,7 @@ class MemoryCallLog:
             self.callbacks.append(request)
             self.callback_status.append("pending")
 
-    def waiting_callers(self, queues: Sequence[str]) -> list[WaitingCaller]:
+    def waiting_callers(self, queues: Sequence[str], now: datetime) -> list[WaitingCaller]:
         waiting = []
         for call_sid, events in self.events.items():
             ordered = [events[seq] for seq in sorted(events)]
@@ -110,7 +123,7 @@ class MemoryCallLog:
         if not ready:
             return None
         _, index = min(ready)
-        self.callback_status[index] = f"claimed:{agent_id}"
+        self.callback_status[index] = "claimed"
         return ClaimedCallback(index + 1, self.callbacks[index])
 
     def finish_callback(self, callback_id: int, status: str, now: datetime) -> None:
@@ -122,3 +135,10 @@ class MemoryCallLog:
     def events_of(self, call_sid: str) -> list[Event]:
         stored = self.events.get(call_sid, {})
         return [stored[seq] for seq in sorted(stored)]
+
+    def callbacks_for(self, call_sid: str) -> list[CallbackStatus]:
+        return [
+            CallbackStatus(i + 1, request, self.callback_status[i])
+            for i, request in enumerate(self.callbacks)
+            if request.call_sid == call_sid
+        ]

@@ -9,9 +9,9 @@ from urllib.parse import urljoin
 
 import pytest
 
+from analytics.call_log import StoreCallLog
 from flows.catalog import Catalog
 from flows.loader import LoadedFlow, load_text
-from ivr.ports import MemoryCallLog
 from tests.twilio_caller import Call, FakeTwilio, serve
 from webhooks.app import create_app
 from webhooks.settings import Settings
@@ -42,17 +42,12 @@ nodes:
 
 
 @pytest.fixture
-def log() -> MemoryCallLog:
-    return MemoryCallLog()
-
-
-@pytest.fixture
-def twilio(log: MemoryCallLog) -> Iterator[FakeTwilio]:
+def twilio(call_log: StoreCallLog) -> Iterator[FakeTwilio]:
     loaded: LoadedFlow = load_text(FLOW, "desk.yaml")
     app = create_app(
         Settings.from_env({"TWILIO_AUTH_TOKEN": TOKEN}),
         lambda: Catalog((loaded,)),
-        log,
+        call_log,
         clock=lambda: NOW,
     )
     with serve(app) as base, FakeTwilio(base, TOKEN) as caller:
@@ -76,7 +71,9 @@ def test_agent_with_nobody_waiting_holds_and_polls(twilio: FakeTwilio) -> None:
     assert [v.tag for v in agent_calls(twilio)] == ["Say", "Pause", "Redirect"]
 
 
-def test_agent_gets_the_live_caller_with_context(twilio: FakeTwilio, log: MemoryCallLog) -> None:
+def test_agent_gets_the_live_caller_with_context(
+    twilio: FakeTwilio, call_log: StoreCallLog
+) -> None:
     call = twilio.dial(["billing", "4321#"])
     assert call.end == "queue:support"
     root = agent_calls(twilio)
@@ -97,9 +94,9 @@ def test_agent_gets_the_live_caller_with_context(twilio: FakeTwilio, log: Memory
         },
     )
     assert [v.tag for v in ET.fromstring(bridge.text)] == ["Say"]
-    connected = [e for e in log.events_of(call.sid) if e.kind == "agent_connected"]
+    connected = [e for e in call_log.events_of(call.sid) if e.kind == "agent_connected"]
     assert len(connected) == 1 and connected[0].details["agent"] == "alice"
-    assert log.waiting_callers(["support"]) == []
+    assert call_log.waiting_callers(["support"], NOW) == []
 
 
 def take_callback(twilio: FakeTwilio, call: Call) -> None:
@@ -121,7 +118,9 @@ def take_callback(twilio: FakeTwilio, call: Call) -> None:
     twilio.post(call.end_url, {**params, "QueueResult": "leave"})
 
 
-def test_queue_wait_callback_then_agent_places_it(twilio: FakeTwilio, log: MemoryCallLog) -> None:
+def test_queue_wait_callback_then_agent_places_it(
+    twilio: FakeTwilio, call_log: StoreCallLog
+) -> None:
     call = twilio.dial(["billing", "9876#"])
     take_callback(twilio, call)
     root = agent_calls(twilio)
@@ -142,13 +141,13 @@ def test_queue_wait_callback_then_agent_places_it(twilio: FakeTwilio, log: Memor
         {"CallSid": "CAagent", "From": ALICE, "To": "+1", "DialCallStatus": "completed"},
     )
     assert ET.fromstring(done.text).find("Gather") is not None  # offered the next caller
-    kinds = [e.kind for e in log.events_of(call.sid)]
+    kinds = [e.kind for e in call_log.events_of(call.sid)]
     assert kinds.count("callback_dialed") == 1 and kinds.count("callback_connected") == 1
-    assert log.callback_status == ["completed"]
+    assert [c.status for c in call_log.callbacks_for(call.sid)] == ["completed"]
     assert [v.tag for v in agent_calls(twilio)] == ["Say", "Pause", "Redirect"]  # nothing left
 
 
-def test_two_agents_never_get_the_same_callback(twilio: FakeTwilio, log: MemoryCallLog) -> None:
+def test_two_agents_never_get_the_same_callback(twilio: FakeTwilio, call_log: StoreCallLog) -> None:
     call = twilio.dial(["0"])
     take_callback(twilio, call)
     first = agent_calls(twilio, ALICE)
@@ -158,7 +157,7 @@ def test_two_agents_never_get_the_same_callback(twilio: FakeTwilio, log: MemoryC
 
 
 def test_a_callback_keeps_its_place_ahead_of_later_live_callers(
-    twilio: FakeTwilio, log: MemoryCallLog
+    twilio: FakeTwilio, call_log: StoreCallLog
 ) -> None:
     live = twilio.dial(["0"])
     asked = twilio.dial(["0"], caller="+15555550111")
@@ -166,12 +165,12 @@ def test_a_callback_keeps_its_place_ahead_of_later_live_callers(
     # The callback keeps the place its caller had (in line since 90 s before NOW); the live
     # caller joined at NOW, so the agent gets the callback first, then the live caller.
     assert agent_calls(twilio).find("Dial/Number") is not None
-    assert log.callback_status[0].startswith("claimed")
+    assert call_log.callbacks_for(asked.sid)[0].status == "claimed"
     queue = agent_calls(twilio, "client:bob").find("Dial/Queue")
     assert queue is not None and live.end == "queue:support"
 
 
-def test_failed_callback_is_logged(twilio: FakeTwilio, log: MemoryCallLog) -> None:
+def test_failed_callback_is_logged(twilio: FakeTwilio, call_log: StoreCallLog) -> None:
     call = twilio.dial(["0"])
     take_callback(twilio, call)
     dial = agent_calls(twilio).find("Dial")
@@ -180,5 +179,5 @@ def test_failed_callback_is_logged(twilio: FakeTwilio, log: MemoryCallLog) -> No
         urljoin(twilio.base_url + "/twilio/agent", dial.get("action", "")),
         {"CallSid": "CAagent", "From": ALICE, "To": "+1", "DialCallStatus": "no-answer"},
     )
-    failed = [e for e in log.events_of(call.sid) if e.kind == "callback_failed"]
+    failed = [e for e in call_log.events_of(call.sid) if e.kind == "callback_failed"]
     assert failed and failed[0].details["status"] == "no-answer"

@@ -10,9 +10,9 @@ from urllib.parse import urljoin
 
 import pytest
 
+from analytics.call_log import StoreCallLog
 from flows.catalog import Catalog
 from flows.loader import LoadedFlow, load_text
-from ivr.ports import MemoryCallLog
 from ivr.queue_wait import estimate_wait, seconds_per_answer, wait_plan
 from tests.twilio_caller import Call, FakeTwilio, serve
 from webhooks.app import create_app
@@ -82,16 +82,11 @@ def test_turkish_announcement(loaded: LoadedFlow) -> None:
 
 
 @pytest.fixture
-def log() -> MemoryCallLog:
-    return MemoryCallLog()
-
-
-@pytest.fixture
-def twilio(loaded: LoadedFlow, log: MemoryCallLog) -> Iterator[FakeTwilio]:
+def twilio(loaded: LoadedFlow, call_log: StoreCallLog) -> Iterator[FakeTwilio]:
     app = create_app(
         Settings.from_env({"TWILIO_AUTH_TOKEN": TOKEN}),
         lambda: Catalog((loaded,)),
-        log,
+        call_log,
         clock=lambda: NOW,
     )
     with serve(app) as base, FakeTwilio(base, TOKEN) as caller:
@@ -117,7 +112,7 @@ def wait_url(twilio: FakeTwilio, call: Call) -> str:
     return urljoin(twilio.base_url, enqueue.get("waitUrl", ""))
 
 
-def test_wait_url_announces_then_loops(twilio: FakeTwilio, log: MemoryCallLog) -> None:
+def test_wait_url_announces_then_loops(twilio: FakeTwilio, call_log: StoreCallLog) -> None:
     call = twilio.dial(["0"])
     url = wait_url(twilio, call)
     first = twilio.post(url, queue_params(call, 2, 30, 60, 2))
@@ -126,12 +121,12 @@ def test_wait_url_announces_then_loops(twilio: FakeTwilio, log: MemoryCallLog) -
     assert root[1].get("length") == "20"
     second = twilio.post(urljoin(url, root[2].text or ""), queue_params(call, 1, 50, 60, 1))
     assert ET.fromstring(second.text)[0].text != root[0].text
-    updates = [e for e in log.events_of(call.sid) if e.kind == "queue_update"]
+    updates = [e for e in call_log.events_of(call.sid) if e.kind == "queue_update"]
     assert [u.details["position"] for u in updates] == [2, 1]
 
 
 def test_long_wait_offers_a_callback_the_caller_takes_it(
-    twilio: FakeTwilio, log: MemoryCallLog
+    twilio: FakeTwilio, call_log: StoreCallLog
 ) -> None:
     call = twilio.dial(["0"])
     url = wait_url(twilio, call)
@@ -144,18 +139,19 @@ def test_long_wait_offers_a_callback_the_caller_takes_it(
     )
     verbs = [v.tag for v in ET.fromstring(choice.text)]
     assert verbs == ["Say", "Leave"]
-    assert len(log.callbacks) == 1
-    booked = log.callbacks[0]
+    booked_all = [c.request for c in call_log.callbacks_for(call.sid)]
+    assert len(booked_all) == 1
+    booked = booked_all[0]
     assert booked.queue == "support" and booked.number == "+15555550100"
     assert booked.place_at == NOW - timedelta(seconds=125)  # keeps the place in line
     # Twilio then requests the Enqueue action with QueueResult=leave.
     result = twilio.post(call.end_url, {**queue_params(call, 0, 125, 0, 5), "QueueResult": "leave"})
     assert [v.tag for v in ET.fromstring(result.text)] == ["Hangup"]
-    kinds = [e.kind for e in log.events_of(call.sid)]
+    kinds = [e.kind for e in call_log.events_of(call.sid)]
     assert kinds.count("callback_offered") == 1 and kinds.count("callback_requested") == 1
 
 
-def test_declining_the_offer_keeps_waiting(twilio: FakeTwilio, log: MemoryCallLog) -> None:
+def test_declining_the_offer_keeps_waiting(twilio: FakeTwilio, call_log: StoreCallLog) -> None:
     call = twilio.dial(["0"])
     url = wait_url(twilio, call)
     offer = ET.fromstring(twilio.post(url, queue_params(call, 6, 120, 400, 6)).text)
@@ -166,30 +162,32 @@ def test_declining_the_offer_keeps_waiting(twilio: FakeTwilio, log: MemoryCallLo
         {**queue_params(call, 6, 125, 400, 6), "Digits": "5"},
     )
     assert [v.tag for v in ET.fromstring(choice.text)] == ["Redirect"]
-    assert log.callbacks == []
+    assert call_log.callbacks_for(call.sid) == []
 
 
-def test_max_wait_moves_the_caller_to_a_callback(twilio: FakeTwilio, log: MemoryCallLog) -> None:
+def test_max_wait_moves_the_caller_to_a_callback(
+    twilio: FakeTwilio, call_log: StoreCallLog
+) -> None:
     call = twilio.dial(["0"])
     root = ET.fromstring(
         twilio.post(wait_url(twilio, call), queue_params(call, 3, 960, 600, 3)).text
     )
     assert [v.tag for v in root] == ["Say", "Leave"]
-    assert len(log.callbacks) == 1
+    assert len(call_log.callbacks_for(call.sid)) == 1
 
 
-def test_full_queue_becomes_a_callback(twilio: FakeTwilio, log: MemoryCallLog) -> None:
+def test_full_queue_becomes_a_callback(twilio: FakeTwilio, call_log: StoreCallLog) -> None:
     call = twilio.dial(["0"])
     result = twilio.post(
         call.end_url, {**queue_params(call, 0, 0, 0, 0), "QueueResult": "queue-full"}
     )
     assert [v.tag for v in ET.fromstring(result.text)] == ["Say", "Hangup"]
-    assert len(log.callbacks) == 1
+    assert len(call_log.callbacks_for(call.sid)) == 1
 
 
-def test_retried_wait_request_logs_once(twilio: FakeTwilio, log: MemoryCallLog) -> None:
+def test_retried_wait_request_logs_once(twilio: FakeTwilio, call_log: StoreCallLog) -> None:
     call = twilio.dial(["0"])
     url = wait_url(twilio, call)
     for _ in range(3):
         twilio.post(url, queue_params(call, 2, 30, 60, 2))
-    assert [e.kind for e in log.events_of(call.sid)].count("queue_update") == 1
+    assert [e.kind for e in call_log.events_of(call.sid)].count("queue_update") == 1

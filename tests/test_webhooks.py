@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from twilio.request_validator import RequestValidator
 
+from analytics.call_log import StoreCallLog
 from flows.catalog import Catalog
 from flows.loader import LoadedFlow, load_text
 from ivr.ports import MemoryCallLog
@@ -55,12 +56,7 @@ def loaded() -> LoadedFlow:
 
 
 @pytest.fixture
-def call_log() -> MemoryCallLog:
-    return MemoryCallLog()
-
-
-@pytest.fixture
-def twilio(loaded: LoadedFlow, call_log: MemoryCallLog) -> Iterator[FakeTwilio]:
+def twilio(loaded: LoadedFlow, call_log: StoreCallLog) -> Iterator[FakeTwilio]:
     catalog = Catalog((loaded,))
     settings = Settings.from_env({"TWILIO_AUTH_TOKEN": TOKEN})
     app = create_app(settings, lambda: catalog, call_log, clock=lambda: NOW)
@@ -68,11 +64,11 @@ def twilio(loaded: LoadedFlow, call_log: MemoryCallLog) -> Iterator[FakeTwilio]:
         yield caller
 
 
-def kinds(log: MemoryCallLog, sid: str) -> list[str]:
+def kinds(log: StoreCallLog, sid: str) -> list[str]:
     return [e.kind for e in log.events_of(sid)]
 
 
-def test_self_service_call(twilio: FakeTwilio, call_log: MemoryCallLog) -> None:
+def test_self_service_call(twilio: FakeTwilio, call_log: StoreCallLog) -> None:
     call = twilio.dial(["1", "12345#"])
     assert call.end == "hangup"
     assert "Account 12345 is paid up." in call.heard
@@ -92,7 +88,7 @@ def test_self_service_call(twilio: FakeTwilio, call_log: MemoryCallLog) -> None:
     ],
 )
 def test_escape_reaches_a_queue(
-    twilio: FakeTwilio, call_log: MemoryCallLog, turns: list[str], via: str
+    twilio: FakeTwilio, call_log: StoreCallLog, turns: list[str], via: str
 ) -> None:
     call = twilio.dial(turns)
     assert call.end == "queue:support"
@@ -159,7 +155,7 @@ def test_oversized_input_reaches_a_person(twilio: FakeTwilio) -> None:
 
 
 def test_retried_webhook_writes_no_duplicate_events(
-    twilio: FakeTwilio, call_log: MemoryCallLog
+    twilio: FakeTwilio, call_log: StoreCallLog
 ) -> None:
     call = twilio.dial(["1", "12345#"])
     before = call_log.events_of(call.sid)
@@ -172,7 +168,7 @@ def test_retried_webhook_writes_no_duplicate_events(
     assert call_log.events_of(call.sid) == before
 
 
-def test_transfer_busy_goes_to_on_fail(twilio: FakeTwilio, call_log: MemoryCallLog) -> None:
+def test_transfer_busy_goes_to_on_fail(twilio: FakeTwilio, call_log: StoreCallLog) -> None:
     call = twilio.dial(["2"])
     assert call.end == "dial:+15005550011"
     params = {
@@ -219,7 +215,7 @@ def test_fallback_without_any_state_reaches_a_person(twilio: FakeTwilio) -> None
     assert response.status_code == 200 and "<Enqueue" in response.text
 
 
-def test_status_callback_ends_the_call_once(twilio: FakeTwilio, call_log: MemoryCallLog) -> None:
+def test_status_callback_ends_the_call_once(twilio: FakeTwilio, call_log: StoreCallLog) -> None:
     call = twilio.dial(["0"])
     params = {
         "CallSid": call.sid,

@@ -58,7 +58,7 @@ class AgentLine:
             return str(response)
         log = self.voice.log
         now = self.voice.clock()
-        waiting = log.waiting_callers(agent.queues)
+        waiting = log.waiting_callers(agent.queues, now)
         claimed = log.claim_callback(agent.queues, agent.id, now)
         live = waiting[0] if waiting else None
         if claimed is not None and live is not None and live.since < claimed.request.place_at:

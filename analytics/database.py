@@ -1,0 +1,109 @@
+"""Engines and migrations: the only place that knows SQLite from PostgreSQL.
+
+SQLite gets WAL, a busy timeout and real transactions (SQLAlchemy emits BEGIN itself, and
+BEGIN IMMEDIATE for writes, so writers queue on the busy timeout instead of failing).
+PostgreSQL gets pre-ping and a connect timeout. Migrations run from code: no alembic.ini.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import URL, make_url
+
+from analytics.errors import StoreError
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+WRITE = {"ivr_write": True}  # execution option: this transaction will write
+BUSY_TIMEOUT_MS = 10_000
+CONNECT_TIMEOUT_S = 5
+# Arbitrary but fixed: serialises `upgrade()` across processes sharing one PostgreSQL.
+_MIGRATION_LOCK = 0x1F5_EA7C
+
+
+def database_url(url: str | URL) -> URL:
+    """Parse a database URL; `postgresql://` and `postgres://` mean psycopg 3."""
+    try:
+        parsed = make_url(url)
+    except Exception as err:  # ArgumentError, ValueError: both mean "not a URL"
+        raise StoreError(f"'{url}' is not a database URL: {err}") from err
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise StoreError(
+            f"unsupported database '{parsed.drivername}': use sqlite:///FILE or "
+            "postgresql+psycopg://USER@HOST/DB"
+        )
+    return parsed
+
+
+def _dumps(value: Any) -> str:
+    # default=str: a stray datetime or Decimal in event details is kept as text, not lost.
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def make_engine(url: URL) -> Engine:
+    if url.get_backend_name() == "sqlite":
+        return _sqlite_engine(url)
+    connect_args: dict[str, Any] = {}
+    if "connect_timeout" not in url.query:
+        connect_args["connect_timeout"] = CONNECT_TIMEOUT_S
+    return create_engine(url, pool_pre_ping=True, json_serializer=_dumps, connect_args=connect_args)
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    engine = create_engine(
+        url,
+        json_serializer=_dumps,
+        connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves, below
+        cursor = dbapi_connection.cursor()
+        try:
+            if url.database not in (None, "", ":memory:"):
+                cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        writing = connection.get_execution_options().get("ivr_write", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
+
+    return engine
+
+
+def alembic_config(connection: Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to `revision`; a no-op when it is there already. Safe to run from
+    several processes at once: they take turns."""
+    with engine.connect() as connection:
+        connection = connection.execution_options(**WRITE)
+        with connection.begin():
+            if engine.dialect.name == "postgresql":
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK}
+                )
+            command.upgrade(alembic_config(connection), revision)
+
+
+def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()

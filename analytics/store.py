@@ -1,0 +1,263 @@
+"""The call store: calls, their event log and the callback line, on SQLite or PostgreSQL.
+
+One code path for both. Every method is one transaction; every failure is a StoreError.
+Times come in as epoch milliseconds (`now_ms`): the store reads no clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from alembic.util import CommandError
+from sqlalchemy import Connection, Engine, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL
+
+from analytics import callback_line, queue_board
+from analytics.database import WRITE, current_revision, database_url, make_engine, upgrade
+from analytics.errors import StoreError, translated
+from analytics.moments import epoch_ms
+from analytics.records import Callback, CallIdentity, EventRow, event_rows
+from analytics.tables import calls, events
+from ivr.actions import Event
+from ivr.state import CallState
+
+_BATCH = 500  # rows per INSERT: far below SQLite's limit on bound parameters
+_CLAIM_TRIES = 20  # claims lost to a faster agent before giving up for now
+
+
+class Store:
+    """Built from a database URL: `sqlite:///ivr.db` or `postgresql+psycopg://user@host/db`."""
+
+    def __init__(self, url: str | URL) -> None:
+        self._url = database_url(url)
+        self.url = self._url.render_as_string(hide_password=True)
+        self.engine: Engine = make_engine(self._url)
+
+    @property
+    def dialect(self) -> str:
+        """`sqlite` or `postgresql`."""
+        return self.engine.dialect.name
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self.engine.dispose()
+
+    # --- schema and health ---------------------------------------------------------
+
+    def upgrade(self) -> None:
+        """Apply the migrations the database lacks (idempotent; safe from many processes)."""
+        with translated("apply the migrations", self.url):
+            try:
+                upgrade(self.engine)
+            except CommandError as err:  # e.g. a revision from a newer release of this program
+                raise StoreError(
+                    f"could not apply the migrations to the database at {self.url}: {err}"
+                ) from err
+
+    def revision(self) -> str | None:
+        """The schema revision the database is at; None before the first upgrade."""
+        with translated("read the schema revision", self.url):
+            return current_revision(self.engine)
+
+    def ping(self) -> bool:
+        """True when the database answers a trivial query."""
+        try:
+            with self._read("reach the database") as connection:
+                connection.execute(text("SELECT 1"))
+        except StoreError:
+            return False
+        return True
+
+    # --- calls -----------------------------------------------------------------------
+
+    def save_call(self, state: CallState, now_ms: int) -> None:
+        """Insert or update the call's row with its latest state. An update older than the
+        stored one (`now_ms` below `updated_at_ms`, e.g. a late replay) changes nothing."""
+        with self._write(f"save call {state.call_sid}") as connection:
+            self._save_call(connection, state, now_ms)
+
+    def load_call(self, call_sid: str) -> CallState | None:
+        with self._read(f"load call {call_sid}") as connection:
+            data = connection.scalar(select(calls.c.state).where(calls.c.call_sid == call_sid))
+        return None if data is None else CallState.from_json(data)
+
+    def set_call_status(self, call_sid: str, status: str, now_ms: int, *, ended: bool) -> bool:
+        """Keep Twilio's last CallStatus; `ended` also stamps the end (once). False when the
+        call is unknown."""
+        with self._write(f"set the status of call {call_sid}") as connection:
+            if ended:
+                connection.execute(
+                    update(calls)
+                    .where(calls.c.call_sid == call_sid, calls.c.ended_at_ms.is_(None))
+                    .values(ended_at_ms=now_ms)
+                )
+            found = connection.execute(
+                update(calls).where(calls.c.call_sid == call_sid).values(status=status)
+            )
+        return found.rowcount > 0
+
+    # --- events ----------------------------------------------------------------------
+
+    def record(self, state: CallState, new_events: Sequence[Event], now_ms: int) -> int:
+        """Save the call's state and append its events in one transaction; returns how
+        many events were new."""
+        return self.apply([(state, now_ms)], event_rows(state, new_events))
+
+    def apply(self, saves: Sequence[tuple[CallState, int]], rows: Sequence[EventRow]) -> int:
+        """Save call states (each with its `now_ms`) and append event rows, all in one
+        transaction; returns how many events were new. Replays of a spool use this."""
+        if not saves and not rows:
+            return 0
+        calls_named = ", ".join(state.call_sid for state, _ in saves)
+        action = f"save call {calls_named} and " if saves else "save "
+        with self._write(f"{action}{len(rows)} event(s)") as connection:
+            for state, now_ms in saves:
+                self._save_call(connection, state, now_ms)
+            return self._insert_events(connection, rows)
+
+    def append_events(self, call: CallIdentity, new_events: Sequence[Event]) -> int:
+        """Append events of a call (a CallState or CallRef); duplicates of (call_sid, seq)
+        are ignored. Returns how many rows were new."""
+        return self.append_rows(event_rows(call, new_events))
+
+    def append_rows(self, rows: Sequence[EventRow]) -> int:
+        if not rows:
+            return 0
+        with self._write(f"append {len(rows)} event(s)") as connection:
+            return self._insert_events(connection, rows)
+
+    def events_for(self, call_sid: str) -> list[EventRow]:
+        """The call's events in order (by seq)."""
+        query = select(events).where(events.c.call_sid == call_sid).order_by(events.c.seq)
+        with self._read(f"read the events of call {call_sid}") as connection:
+            found = connection.execute(query).all()
+        return [
+            EventRow(
+                call_sid=r.call_sid,
+                seq=r.seq,
+                at_ms=r.at_ms,
+                flow_id=r.flow_id,
+                flow_version=r.flow_version,
+                kind=r.kind,
+                node=r.node,
+                details=dict(r.details or {}),
+            )
+            for r in found
+        ]
+
+    # --- callbacks -------------------------------------------------------------------
+
+    def waiting_callers(self, queues: Sequence[str], since_ms: int) -> list[tuple[str, str, int]]:
+        """(call_sid, queue, queued_at_ms) of live callers waiting, longest first."""
+        with self._read("read who is waiting") as connection:
+            return queue_board.waiting(connection, queues, since_ms)
+
+    def add_callback(
+        self,
+        call_sid: str,
+        queue: str,
+        number: str,
+        place_at_ms: int,
+        not_before_ms: int | None,
+        now_ms: int,
+    ) -> int:
+        """Put a callback in line at the caller's place (`place_at_ms`: when they joined
+        the queue). A call has at most one open callback per queue: asking again (a retried
+        request, another number) updates it. Returns its id."""
+        with self._write(f"book a callback for call {call_sid}") as connection:
+            return callback_line.book(
+                connection, call_sid, queue, number, place_at_ms, not_before_ms, now_ms
+            )
+
+    def claim_next_callback(
+        self, queues: Sequence[str], agent_id: str, now_ms: int
+    ) -> Callback | None:
+        """The oldest pending callback of these queues (by place in line) that may be
+        placed now, claimed for this agent. No two agents ever get the same one."""
+        if not queues:
+            return None
+        for _ in range(_CLAIM_TRIES):
+            with self._write(f"claim a callback for agent {agent_id}") as connection:
+                claimed = callback_line.claim_next(connection, queues, agent_id, now_ms)
+            if claimed is not False:
+                return claimed if isinstance(claimed, Callback) else None
+        raise StoreError(f"could not claim a callback for agent {agent_id}: too much contention")
+
+    def finish_callback(self, callback_id: int, status: str, now_ms: int) -> bool:
+        """dialing | completed | failed | pending (back in line, keeping its place).
+        False when there is no such callback; ValueError on another status."""
+        with self._write(f"update callback {callback_id}") as connection:
+            return callback_line.finish(connection, callback_id, status, now_ms)
+
+    def callback(self, callback_id: int) -> Callback | None:
+        with self._read(f"read callback {callback_id}") as connection:
+            return callback_line.get(connection, callback_id)
+
+    def callbacks_for(self, call_sid: str) -> list[Callback]:
+        with self._read(f"read the callbacks of call {call_sid}") as connection:
+            return callback_line.of_call(connection, call_sid)
+
+    # --- plumbing --------------------------------------------------------------------
+
+    @contextmanager
+    def _read(self, action: str) -> Iterator[Connection]:
+        with (
+            translated(action, self.url),
+            self.engine.connect() as connection,
+            connection.begin(),
+        ):
+            yield connection
+
+    @contextmanager
+    def _write(self, action: str) -> Iterator[Connection]:
+        """A write transaction; on SQLite it takes the write lock at BEGIN (IMMEDIATE), so
+        concurrent writers wait their turn instead of failing half-way."""
+        with translated(action, self.url), self.engine.connect() as connection:
+            connection.execution_options(**WRITE)
+            with connection.begin():
+                yield connection
+
+    def _insert(self, table: Any) -> Any:
+        dialect = postgresql if self.dialect == "postgresql" else sqlite
+        return dialect.insert(table)
+
+    def _save_call(self, connection: Connection, state: CallState, now_ms: int) -> None:
+        statement = self._insert(calls).values(
+            call_sid=state.call_sid,
+            flow_id=state.flow_id,
+            flow_version=state.flow_version,
+            caller=state.caller,
+            dialed=state.dialed,
+            started_at_ms=epoch_ms(state.started_at),
+            updated_at_ms=now_ms,
+            state=state.to_json(),
+        )
+        connection.execute(
+            statement.on_conflict_do_update(
+                index_elements=[calls.c.call_sid],
+                set_={"state": statement.excluded.state, "updated_at_ms": now_ms},
+                where=calls.c.updated_at_ms <= now_ms,
+            )
+        )
+
+    def _insert_events(self, connection: Connection, rows: Sequence[EventRow]) -> int:
+        new = 0
+        for start in range(0, len(rows), _BATCH):
+            chunk = [row.to_json() for row in rows[start : start + _BATCH]]
+            statement = (
+                self._insert(events)
+                .values(chunk)
+                .on_conflict_do_nothing(index_elements=[events.c.call_sid, events.c.seq])
+                .returning(events.c.id)
+            )
+            new += len(connection.execute(statement).all())
+        return new

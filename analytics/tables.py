@@ -1,0 +1,107 @@
+"""The database tables, as SQLAlchemy 2 typed declarative models.
+
+Times are UTC epoch milliseconds in BIGINT columns (`*_ms`): one unambiguous number on
+SQLite and PostgreSQL alike. The schema itself is created by the Alembic migrations in
+`analytics/migrations`; a test checks that they and these models agree.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# BIGINT on PostgreSQL; INTEGER on SQLite, where only "INTEGER PRIMARY KEY" autoincrements.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+# JSONB on PostgreSQL so analysts can index and query details; JSON text on SQLite.
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+CALLBACK_STATUSES = ("pending", "claimed", "dialing", "completed", "failed")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class CallRecord(Base):
+    """One row per call: who, which flow, and the latest state any worker can resume from."""
+
+    __tablename__ = "calls"
+
+    call_sid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    flow_id: Mapped[str] = mapped_column(String(200))
+    flow_version: Mapped[str] = mapped_column(String(100))
+    caller: Mapped[str] = mapped_column(String(200))
+    dialed: Mapped[str] = mapped_column(String(200))
+    started_at_ms: Mapped[int] = mapped_column(BigInteger)
+    updated_at_ms: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[dict[str, Any]] = mapped_column(Json)
+    ended_at_ms: Mapped[int | None] = mapped_column(BigInteger)
+    status: Mapped[str | None] = mapped_column(String(32))  # last Twilio CallStatus
+    outcome: Mapped[str | None] = mapped_column(String(32))
+
+
+class EventRecord(Base):
+    """Append-only: one row per step of a call (SPEC §5). (call_sid, seq) is unique, so a
+    retried webhook that emits the same events writes nothing twice."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        UniqueConstraint("call_sid", "seq"),
+        Index(None, "kind", "at_ms"),
+        Index(None, "call_sid"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    call_sid: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(Integer)
+    at_ms: Mapped[int] = mapped_column(BigInteger)
+    flow_id: Mapped[str] = mapped_column(String(200))
+    flow_version: Mapped[str] = mapped_column(String(100))
+    node: Mapped[str | None] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]] = mapped_column(Json)
+
+
+class CallbackRecord(Base):
+    """A caller waiting to be called back. `place_at_ms` is when they joined the line, so
+    the callback keeps their place; `not_before_ms` is the opening time when closed."""
+
+    __tablename__ = "callbacks"
+    __table_args__ = (Index(None, "queue", "status", "place_at_ms"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    call_sid: Mapped[str] = mapped_column(String(64))
+    queue: Mapped[str] = mapped_column(String(200))
+    number: Mapped[str] = mapped_column(String(200))
+    requested_at_ms: Mapped[int] = mapped_column(BigInteger)
+    place_at_ms: Mapped[int] = mapped_column(BigInteger)
+    not_before_ms: Mapped[int | None] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
+    agent_id: Mapped[str | None] = mapped_column(String(200))
+    claimed_at_ms: Mapped[int | None] = mapped_column(BigInteger)
+    finished_at_ms: Mapped[int | None] = mapped_column(BigInteger)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+# Core tables (typed `Table`) for the store's INSERT ... ON CONFLICT and conditional UPDATEs.
+calls = Base.metadata.tables["calls"]
+events = Base.metadata.tables["events"]
+callbacks = Base.metadata.tables["callbacks"]
