@@ -74,6 +74,9 @@ class StoreCallLog:
             for sid, queue, at in self.store.waiting_callers(queues, since)
         ]
 
+    def ready(self) -> bool:
+        return self.store.ping()
+
     def events_of(self, call_sid: str) -> list[Event]:
         return [row.to_event() for row in self.store.events_for(call_sid)]
 

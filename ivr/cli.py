@@ -9,6 +9,8 @@ import sys
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 
+from analytics.call_log import StoreCallLog
+from analytics.errors import StoreError
 from flows.catalog import check_paths
 from flows.graph import to_dot, to_mermaid
 from flows.loader import LoadedFlow, load_path
@@ -107,9 +109,9 @@ def _serve(args: argparse.Namespace) -> int:
         os.environ, public_url=args.public_url, insecure_dev=args.insecure_dev or None
     )
     try:
-        call_log = open_call_log(args.db)
+        call_log = open_call_log(args.db, args.spool)
         app = create_app(settings, lambda: catalog, call_log)
-    except ValueError as err:
+    except (ValueError, StoreError) as err:
         print(f"ivr serve: {err}", file=sys.stderr)
         return EXIT_USAGE
     base = settings.public_url or f"http://{args.host}:{args.port}"
@@ -124,17 +126,36 @@ def _serve(args: argparse.Namespace) -> int:
         print("  (set IVR_PUBLIC_URL or --public-url to the address Twilio reaches, e.g. ngrok's)")
     if settings.auth_token is None:
         print("WARNING: insecure dev mode: Twilio signatures are NOT checked.", file=sys.stderr)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    flusher = call_log.flusher() if isinstance(call_log, StoreCallLog) else None
+    if flusher is not None:
+        flusher.start()
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    finally:
+        if flusher is not None:
+            flusher.stop()
     return EXIT_OK
 
 
-def open_call_log(db_url: str) -> CallLog:
-    """Where calls and events are kept: `memory://` (nothing kept) or a database URL."""
+def _db_upgrade(args: argparse.Namespace) -> int:
+    from analytics.store import Store
+
+    try:
+        with Store(args.db) as store:
+            store.upgrade()
+            print(f"{store.url}: schema at revision {store.revision()}")
+    except StoreError as err:
+        print(f"ivr db upgrade: {err}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    return EXIT_OK
+
+
+def open_call_log(db_url: str, spool_dir: str = ".ivr-spool") -> CallLog:
+    """Where calls and events are kept: `memory://` (nothing kept) or a database URL,
+    migrated on the way in."""
     if db_url == "memory://":
         return MemoryCallLog()
-    from analytics.call_log import StoreCallLog
-
-    return StoreCallLog.open(db_url)
+    return StoreCallLog.open(db_url, spool_dir)
 
 
 def _moment(text: str) -> datetime:
@@ -241,7 +262,26 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="accept requests without a valid Twilio signature (local experiments only)",
     )
+    serve.add_argument(
+        "--spool",
+        default=os.environ.get("IVR_SPOOL", ".ivr-spool"),
+        help="folder where events wait while the database is unreachable (env IVR_SPOOL)",
+    )
     serve.set_defaults(run=_serve)
+
+    db = commands.add_parser("db", help="database maintenance", description="Database maintenance.")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    upgrade = db_commands.add_parser(
+        "upgrade",
+        help="apply the schema migrations",
+        description="Apply the Alembic migrations the database lacks (ivr serve does it too).",
+    )
+    upgrade.add_argument(
+        "--db",
+        default=os.environ.get("IVR_DB", "sqlite:///ivr.db"),
+        help="database URL (env IVR_DB)",
+    )
+    upgrade.set_defaults(run=_db_upgrade)
     return parser
 
 

@@ -41,6 +41,9 @@ class CallLog(Protocol):
     def events_of(self, call_sid: str) -> list[Event]:
         """A call's events in order."""
 
+    def ready(self) -> bool:
+        """Can calls be kept right now?"""
+
     def callbacks_for(self, call_sid: str) -> list[CallbackStatus]:
         """The callbacks a call asked for, with where each stands."""
 
@@ -135,6 +138,9 @@ class MemoryCallLog:
     def events_of(self, call_sid: str) -> list[Event]:
         stored = self.events.get(call_sid, {})
         return [stored[seq] for seq in sorted(stored)]
+
+    def ready(self) -> bool:
+        return True
 
     def callbacks_for(self, call_sid: str) -> list[CallbackStatus]:
         return [

@@ -156,7 +156,17 @@ def create_app(
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
+        """The process is up."""
         return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz() -> JSONResponse:
+        """Flows are loaded and the call log (database) answers."""
+        flows_loaded = len(flows().flows) > 0
+        database = call_log.ready()
+        ok = flows_loaded and database
+        body = {"status": "ok" if ok else "not ready", "flows": flows_loaded, "database": database}
+        return JSONResponse(body, status_code=200 if ok else 503)
 
     @app.get("/api/calls/{call_sid}")
     async def call_context(call_sid: str) -> JSONResponse:
