@@ -81,7 +81,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str], Path]]:
 def test_serve_answers_signed_calls_and_keeps_them(
     server: tuple[str, subprocess.Popen[str], Path],
 ) -> None:
-    base, process, db = server
+    base, _, db = server
     assert httpx.get(base + "/readyz").json() == {"status": "ok", "flows": True, "database": True}
     url = base + "/twilio/voice"
     params = {"CallSid": "CAserve1", "From": "+15555550100", "To": "+15005550006"}
