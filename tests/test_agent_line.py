@@ -114,7 +114,10 @@ def take_callback(twilio: FakeTwilio, call: Call) -> None:
     }
     gather = ET.fromstring(twilio.post(wait_url, params).text).find("Gather")
     assert gather is not None
-    twilio.post(urljoin(wait_url, gather.get("action", "")), {**params, "Digits": "1"})
+    confirm = twilio.post(urljoin(wait_url, gather.get("action", "")), {**params, "Digits": "1"})
+    redirect = ET.fromstring(confirm.text).find("Redirect")
+    assert redirect is not None
+    twilio.post(urljoin(wait_url, redirect.text or ""), params)  # silence: own number
     twilio.post(call.end_url, {**params, "QueueResult": "leave"})
 
 

@@ -137,8 +137,12 @@ def test_long_wait_offers_a_callback_the_caller_takes_it(
         urljoin(url, gather.get("action", "")),
         {**queue_params(call, 6, 125, 400, 6), "Digits": "1"},
     )
-    verbs = [v.tag for v in ET.fromstring(choice.text)]
-    assert verbs == ["Say", "Leave"]
+    confirm = ET.fromstring(choice.text)
+    assert [v.tag for v in confirm] == ["Gather", "Redirect"]
+    assert "ending in 0 1 0 0" in (confirm[0][0].text or "")
+    # Silence confirms the caller's own number: Twilio follows the Redirect.
+    settled = twilio.post(urljoin(url, confirm[1].text or ""), queue_params(call, 6, 131, 400, 6))
+    assert [v.tag for v in ET.fromstring(settled.text)] == ["Say", "Leave"]
     booked_all = [c.request for c in call_log.callbacks_for(call.sid)]
     assert len(booked_all) == 1
     booked = booked_all[0]
@@ -191,3 +195,41 @@ def test_retried_wait_request_logs_once(twilio: FakeTwilio, call_log: StoreCallL
     for _ in range(3):
         twilio.post(url, queue_params(call, 2, 30, 60, 2))
     assert [e.kind for e in call_log.events_of(call.sid)].count("queue_update") == 1
+
+
+def accept_offer(twilio: FakeTwilio, call: Call) -> ET.Element:
+    url = wait_url(twilio, call)
+    offer = ET.fromstring(twilio.post(url, queue_params(call, 6, 120, 400, 6)).text)
+    gather = offer.find("Gather")
+    assert gather is not None
+    choice = twilio.post(
+        urljoin(url, gather.get("action", "")),
+        {**queue_params(call, 6, 125, 400, 6), "Digits": "1"},
+    )
+    return ET.fromstring(choice.text)
+
+
+@pytest.mark.parametrize(
+    ("keyed", "expected", "warned"),
+    [
+        pytest.param("2125550123", "+12125550123", False, id="another-national-number"),
+        pytest.param("011442079460000", "+442079460000", False, id="international-from-the-us"),
+        pytest.param("12", "+15555550100", True, id="not-a-number-keeps-own"),
+    ],
+)
+def test_caller_can_choose_another_callback_number(
+    twilio: FakeTwilio, call_log: StoreCallLog, keyed: str, expected: str, warned: bool
+) -> None:
+    call = twilio.dial(["0"])
+    confirm = accept_offer(twilio, call)
+    gather = confirm.find("Gather")
+    assert gather is not None and gather.get("finishOnKey") == "#"
+    settled = twilio.post(
+        urljoin(twilio.base_url, gather.get("action", "")),
+        {**queue_params(call, 6, 130, 400, 6), "Digits": keyed},
+    )
+    said = " ".join(v.text or "" for v in ET.fromstring(settled.text) if v.tag == "Say")
+    assert ("did not look like a phone number" in said) is warned
+    assert [c.request.number for c in call_log.callbacks_for(call.sid)] == [expected]
+    requested = [e for e in call_log.events_of(call.sid) if e.kind == "callback_requested"]
+    assert requested[0].details["number"] == expected

@@ -109,6 +109,13 @@ def create_app(
         n = announcement_of(request)
         return await twilio(request, lambda r: queue.choice(r, token_of(request), n))
 
+    @app.post("/twilio/wait-number", include_in_schema=False)
+    async def wait_number(request: Request) -> Response:
+        n = announcement_of(request)
+        text = request.query_params.get("w", "0")
+        waited = float(text) if text.isdigit() and len(text) < 7 else 0.0
+        return await twilio(request, lambda r: queue.number(r, token_of(request), n, waited))
+
     @app.post("/twilio/queue-result", include_in_schema=False)
     async def queue_result(request: Request) -> Response:
         return await twilio(request, lambda r: queue.result(r, token_of(request)))

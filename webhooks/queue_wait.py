@@ -10,6 +10,7 @@ from twilio.twiml.voice_response import Gather, VoiceResponse
 from ivr.actions import Event
 from ivr.context import spoken_number
 from ivr.messages import message
+from ivr.phone_numbers import keyed_number
 from ivr.ports import CallbackRequest
 from ivr.queue_wait import estimate_wait, seconds_per_answer, wait_plan, wants_callback
 from ivr.state import CallState
@@ -110,27 +111,50 @@ class QueueWait:
         if not accepted:
             response.redirect(twiml.url("wait", token, n=str(announcement + 1)), method="POST")
             return str(response)
+        # Confirm the number, or let the caller key in another one (silence confirms).
+        waited = str(round(_number(req.get("QueueTime"))))
+        number_url = twiml.url("wait-number", token, n=str(announcement), w=waited)
+        gather = Gather(
+            input="dtmf", finish_on_key="#", timeout=6, action=number_url, method="POST"
+        )
+        last = spoken_number(state.caller)[-7:]
+        gather.say(message(state.locale, "callback_number", last=last), language=state.locale)
+        response.append(gather)
+        response.redirect(number_url, method="POST")
+        return str(response)
+
+    def number(self, req: TwilioRequest, token: str, announcement: int, waited: float) -> str:
+        """The callback number is settled: book the callback and leave the queue."""
+        state, queue = self._state(req, token)
+        response = VoiceResponse()
+        keyed = req.get("Digits").strip()
+        number = state.caller
+        if keyed and keyed != "1":
+            chosen = keyed_number(keyed, state.caller)
+            if chosen is None:
+                response.say(message(state.locale, "bad_number"), language=state.locale)
+            else:
+                number = chosen
         now = self.voice.clock()
-        waited = _number(req.get("QueueTime"))
-        self._book(state, queue, waited)
+        self._book(state, queue, waited, number)
         event = Event(
-            "callback_requested", now, state.node or None, {"queue": queue, "number": state.caller}
+            "callback_requested", now, state.node or None, {"queue": queue, "number": number}
         )
         self._append(state, [event], sequence.wait_seq(announcement, 5))
         response.say(
-            message(state.locale, "callback_now", number=spoken_number(state.caller)),
+            message(state.locale, "callback_now", number=spoken_number(number)),
             language=state.locale,
         )
         response.leave()
         return str(response)
 
-    def _book(self, state: CallState, queue: str, waited: float) -> None:
+    def _book(self, state: CallState, queue: str, waited: float, number: str | None = None) -> None:
         now = self.voice.clock()
         self.voice.log.request_callback(
             CallbackRequest(
                 call_sid=state.call_sid,
                 queue=queue,
-                number=state.caller,
+                number=number or state.caller,
                 place_at=now - timedelta(seconds=waited),
                 not_before=None,
                 requested_at=now,
