@@ -42,9 +42,7 @@ class QueueWait:
 
     def wait(self, req: TwilioRequest, token: str, announcement: int) -> str:
         state, queue = self._state(req, token)
-        loaded = self.voice.flow_of(state)
-        if loaded is None:
-            raise BadRequest(f"flow '{state.flow_id}' is not loaded any more")
+        loaded = self.voice.flow_serving(state)
         flow = loaded.flow
         position = int(_number(req.get("QueuePosition"), 1))
         waited = _number(req.get("QueueTime"))
@@ -101,9 +99,7 @@ class QueueWait:
 
     def choice(self, req: TwilioRequest, token: str, announcement: int) -> str:
         state, queue = self._state(req, token)
-        loaded = self.voice.flow_of(state)
-        if loaded is None:
-            raise BadRequest(f"flow '{state.flow_id}' is not loaded any more")
+        loaded = self.voice.flow_serving(state)
         response = VoiceResponse()
         accepted = wants_callback(
             loaded.flow, queue, req.get("Digits"), req.get("SpeechResult"), state.locale

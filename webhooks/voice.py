@@ -55,6 +55,13 @@ class Voice:
         catalog = self.flows()
         return catalog.by_id(state.flow_id)
 
+    def flow_serving(self, state: CallState) -> LoadedFlow:
+        """The loaded flow a call in progress runs on; BadRequest if it is gone."""
+        loaded = self.flow_of(state)
+        if loaded is None:
+            raise BadRequest(f"flow '{state.flow_id}' is not loaded any more")
+        return loaded
+
     def _answer(self, result: Step) -> str:
         self.log.record(result.state, result.events)
         final = result.final
@@ -106,16 +113,12 @@ class Voice:
 
     def gather(self, req: TwilioRequest, token: str) -> str:
         state = self._state(req, token)
-        loaded = self.flow_of(state)
-        if loaded is None:
-            raise BadRequest(f"flow '{state.flow_id}' is not loaded any more")
+        loaded = self.flow_serving(state)
         return self._answer(step(loaded.flow, state, self._caller_event(req), self.clock()))
 
     def dial_result(self, req: TwilioRequest, token: str) -> str:
         state = self._state(req, token)
-        loaded = self.flow_of(state)
-        if loaded is None:
-            raise BadRequest(f"flow '{state.flow_id}' is not loaded any more")
+        loaded = self.flow_serving(state)
         status = req.get("DialCallStatus") or "failed"
         return self._answer(step(loaded.flow, state, DialResult(status), self.clock()))
 
