@@ -33,10 +33,9 @@ def check_paths(targets: list[str]) -> tuple[list[LoadedFlow], list[Problem]]:
         files = flow_files(target)
         if not files:
             problems.append(Problem(target, 1, 1, "F109", "no *.yaml flow files in this folder"))
-        for file in files:
-            shown = str(file)
+        for shown in files:
             try:
-                text = read_flow_text(Path(file), shown)
+                text = read_flow_text(Path(shown), shown)
             except FlowError as err:
                 problems.extend(err.problems)
                 continue

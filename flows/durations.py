@@ -7,11 +7,11 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, WithJsonSchema
 
-_PART = re.compile(r"(\d+(?:\.\d+)?)(h|m|s|ms)")
-_WHOLE = re.compile(r"^(?:\d+(?:\.\d+)?(?:h|m|s|ms))+$")
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+_WHOLE = re.compile(r"^(?:\d+(?:\.\d+)?(?:ms|h|m|s))+$")
 _UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
 
-DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(h|m|s|ms))+$"
+DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|h|m|s))+$"
 
 
 def parse_duration(value: Any) -> float:

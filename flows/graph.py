@@ -22,7 +22,9 @@ from flows.model import (
     node_kind,
 )
 
-PERSON = "__person__"
+# Not valid node names (they hold parentheses), so they can never clash with one.
+PERSON = "(person)"
+START = "(start)"
 
 
 @dataclass(frozen=True)
@@ -83,23 +85,35 @@ def edges(flow: Flow) -> list[Edge]:
     return result
 
 
-def _mermaid_id(name: str) -> str:
-    return "n_" + "".join(ch if ch.isalnum() else "_" for ch in name)
+def _mermaid_ids(names: list[str]) -> dict[str, str]:
+    """Readable Mermaid ids (n_main_menu); main-menu and main_menu still get two."""
+    ids: dict[str, str] = {}
+    used: set[str] = set()
+    for name in names:
+        base = "n_" + "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in name)
+        candidate, n = base, 1
+        while candidate in used:
+            n += 1
+            candidate = f"{base}_{n}"
+        used.add(candidate)
+        ids[name] = candidate
+    return ids
 
 
 def to_mermaid(flow: Flow) -> str:
+    ids = _mermaid_ids(list(flow.nodes)) | {PERSON: "person", START: "start"}
     lines = ["flowchart TD"]
-    lines.append(f'  {_mermaid_id(PERSON)}(["{_person_label(flow)}"])'.replace("\\n", "<br/>"))
+    lines.append(f'  person(["{_person_label(flow)}"])'.replace("\\n", "<br/>"))
     for name in flow.nodes:
         text = _node_label(name, flow).replace("\\n", "<br/>").replace('"', "'")
-        lines.append(f'  {_mermaid_id(name)}["{text}"]')
-    lines.append(f"  start((start)) --> {_mermaid_id(flow.start)}")
+        lines.append(f'  {ids[name]}["{text}"]')
+    lines.append(f"  start((start)) --> {ids[flow.start]}")
     for edge in edges(flow):
         arrow = "-.->" if edge.escape else "-->"
         label = f"|{edge.label.replace('|', '/')}|" if edge.label else ""
-        lines.append(f"  {_mermaid_id(edge.source)} {arrow}{label} {_mermaid_id(edge.target)}")
+        lines.append(f"  {ids[edge.source]} {arrow}{label} {ids[edge.target]}")
     lines.append("  classDef person fill:#d4f7d4,stroke:#2a7a2a;")
-    lines.append(f"  class {_mermaid_id(PERSON)} person;")
+    lines.append("  class person person;")
     return "\n".join(lines) + "\n"
 
 
@@ -113,8 +127,8 @@ def to_dot(flow: Flow) -> str:
     for name in flow.nodes:
         label = q(_node_label(name, flow)).replace("\\\\n", "\\n")
         lines.append(f"  {q(name)} [label={label}];")
-    lines.append('  "__start__" [shape=circle, label="start"];')
-    lines.append(f'  "__start__" -> {q(flow.start)};')
+    lines.append(f'  {q(START)} [shape=circle, label="start"];')
+    lines.append(f"  {q(START)} -> {q(flow.start)};")
     for edge in edges(flow):
         style = ", style=dashed, color=darkgreen" if edge.escape else ""
         lines.append(f"  {q(edge.source)} -> {q(edge.target)} [label={q(edge.label)}{style}];")

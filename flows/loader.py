@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,12 +32,17 @@ def flow_version(text: str) -> str:
 def check_text(text: str, path: str) -> tuple[LoadedFlow | None, list[Problem]]:
     """Every problem of a flow's text (errors and warnings); the flow if it has no error."""
     document, problems = read_yaml(text, path)
-    if document is None or problems:
-        return None, problems
+    if document is None or not isinstance(document.data, dict):
+        return None, sorted(problems)
     try:
         flow = Flow.model_validate(document.data)
     except ValidationError as err:
-        return None, schema_problems(err, document.data, document.source, path)
+        # Report the schema's findings too, except where the YAML reader already spoke.
+        taken = {(p.line, p.col) for p in problems}
+        found = schema_problems(err, document.data, document.source, path)
+        return None, sorted([*problems, *(p for p in found if (p.line, p.col) not in taken)])
+    if problems:
+        return None, sorted(problems)
     found = [
         Problem(path, *document.source.locate(f.loc, key=f.at_key), f.code, f.message, f.severity)
         for f in lint(flow)
@@ -72,9 +78,11 @@ def load_path(path: str | Path) -> LoadedFlow:
     return load_text(read_flow_text(Path(path), shown), shown)
 
 
-def flow_files(target: str | Path) -> list[Path]:
-    """A flow file, or the `*.yaml` / `*.yml` files of a folder (recursively), sorted."""
+def flow_files(target: str | Path) -> list[str]:
+    """A flow file, or the `*.yaml` / `*.yml` files of a folder (recursively), sorted,
+    spelled the way the user gave the folder (`./flows/a.yaml` stays `./flows/a.yaml`)."""
     root = Path(target)
     if root.is_dir():
-        return sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
-    return [root]
+        found = sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+        return [os.path.join(str(target), str(p.relative_to(root))) for p in found]
+    return [str(target)]

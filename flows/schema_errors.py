@@ -94,7 +94,7 @@ def _allowed_keys(raw_loc: Loc) -> str:
     return "; expected one of: " + ", ".join(names)
 
 
-def _message(err: ErrorDetails, loc: Loc, raw_loc: Loc) -> tuple[str, str, bool]:
+def _message(err: ErrorDetails, loc: Loc, raw_loc: Loc, raw: str | None) -> tuple[str, str, bool]:
     """(code, message, points at the key) for one pydantic error."""
     kind = err["type"]
     if kind == "extra_forbidden":
@@ -106,9 +106,10 @@ def _message(err: ErrorDetails, loc: Loc, raw_loc: Loc) -> tuple[str, str, bool]
     if kind == "node_kind":
         return "F107", f"node '{loc[-1]}': {err['msg']}", True
     if kind == "string_type":
-        shown = err.get("input")
-        if isinstance(shown, bool | int | float):
-            return "F101", f'expected text, got {shown!r}; quote it ("{shown}")', False
+        value = err.get("input")
+        if isinstance(value, bool | int | float):
+            shown = raw if raw is not None else str(value)  # as written: +1500..., not 1500...
+            return "F101", f'expected text, got {shown}; quote it ("{shown}")', False
         return "F101", "expected text", False
     if kind == "string_pattern_mismatch":
         return "F101", f"{err.get('input')!r} is not valid here{_pattern_hint(loc)}", False
@@ -141,11 +142,13 @@ def _pattern_hint(loc: Loc) -> str:
 
 
 def schema_problems(err: ValidationError, data: Any, source: SourceMap, path: str) -> list[Problem]:
-    problems: dict[tuple[int, int, str], Problem] = {}
+    problems: dict[tuple[int, int, str, str], Problem] = {}
     for detail in err.errors(include_url=False):
+        if detail["type"] == "none_required":
+            continue  # the `None` branch of an optional key: never what the author meant
         raw_loc: Loc = tuple(detail["loc"])
         loc = _data_loc(raw_loc, data)
-        code, message, at_key = _message(detail, loc, raw_loc)
+        code, message, at_key = _message(detail, loc, raw_loc, source.raw.get(loc))
         line, col = source.locate(loc, key=at_key)
-        problems.setdefault((line, col, code), Problem(path, line, col, code, message))
-    return list(problems.values())
+        problems.setdefault((line, col, code, message), Problem(path, line, col, code, message))
+    return sorted(problems.values())

@@ -78,6 +78,7 @@ class SourceMap:
 
     values: dict[Loc, tuple[int, int]] = field(default_factory=dict)
     keys: dict[Loc, tuple[int, int]] = field(default_factory=dict)
+    raw: dict[Loc, str] = field(default_factory=dict)  # non-text scalars as written
 
     def locate(self, loc: Loc, *, key: bool = False) -> tuple[int, int]:
         """The position of `loc`, or of its nearest enclosing value that exists."""
@@ -126,6 +127,8 @@ class _Builder:
         if isinstance(node, SequenceNode):
             return [self.build(item, (*loc, i), depth + 1) for i, item in enumerate(node.value)]
         assert isinstance(node, ScalarNode)
+        if node.tag != STR:
+            self.source.raw[loc] = node.value
         return self._scalar(node)
 
     def _scalar(self, node: ScalarNode) -> Any:
@@ -156,9 +159,13 @@ class _Builder:
         first_seen: dict[str, yaml.Mark] = {}
         for key_node, value_node in node.value:
             key_mark = key_node.start_mark
-            if not isinstance(key_node, ScalarNode) or key_node.tag != STR:
-                shown = key_node.value if isinstance(key_node, ScalarNode) else "a collection"
-                if isinstance(key_node, ScalarNode) and key_node.tag == AMBIGUOUS:
+            if not isinstance(key_node, ScalarNode):
+                message = "a key must be text, not a list or mapping"
+                self.problems.append(_problem(self.path, key_mark, "F104", message))
+                continue
+            if key_node.tag != STR:
+                shown = key_node.value
+                if key_node.tag == AMBIGUOUS:
                     message = (
                         f"the key '{shown}' means true/false to some YAML readers; "
                         f'quote it ("{shown}")'

@@ -230,6 +230,10 @@ class _Run:
             prompts.append(Say(self.text(ask.prompt), self.locale, self.flow.voice))
             hints = (tuple(ask.speech.hints) if ask.speech else ()) + escape
             digits = ask.digits
+            finish = digits.finish_key if digits else "#"
+            if finish == self.flow.escape.digits:
+                # Twilio never sends the finish key: as the escape key it would be silence.
+                finish = "*" if finish == "#" else "#"
             listen = Listen(
                 name,
                 tuple(prompts),
@@ -237,7 +241,7 @@ class _Run:
                 ask.timeout,
                 None,
                 digits.max if digits else None,
-                digits.finish_key if digits else "#",
+                finish,
                 True,
                 hints,
             )
