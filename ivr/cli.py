@@ -9,8 +9,6 @@ import sys
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 
-from analytics.call_log import StoreCallLog
-from analytics.errors import StoreError
 from flows.catalog import check_paths
 from flows.graph import to_dot, to_mermaid
 from flows.loader import LoadedFlow, load_path
@@ -92,8 +90,12 @@ def _call(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    # The server and database layers are imported only by the commands that use them, so
+    # `ivr lint` and `ivr call` start fast.
     import uvicorn
 
+    from analytics.call_log import StoreCallLog
+    from analytics.errors import StoreError
     from flows.catalog import load_catalog
     from webhooks.app import create_app
     from webhooks.settings import Settings
@@ -138,6 +140,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _db_upgrade(args: argparse.Namespace) -> int:
+    from analytics.errors import StoreError
     from analytics.store import Store
 
     try:
@@ -155,6 +158,8 @@ def open_call_log(db_url: str, spool_dir: str = ".ivr-spool") -> CallLog:
     migrated on the way in."""
     if db_url == "memory://":
         return MemoryCallLog()
+    from analytics.call_log import StoreCallLog
+
     return StoreCallLog.open(db_url, spool_dir)
 
 

@@ -166,10 +166,6 @@ def test_lint_without_paths_is_a_usage_error(capsys: pytest.CaptureFixture[str])
     assert "PATH" in capsys.readouterr().err
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="flows/lint.py is still a placeholder (no rules yet): no L201 for unreachable nodes",
-)
 def test_lint_warnings_are_printed_but_exit_0(
     workdir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -184,10 +180,6 @@ def test_lint_warnings_are_printed_but_exit_0(
     assert "orphan" in match["msg"]
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="flows/lint.py is still a placeholder (no rules yet): no L201 for unreachable nodes",
-)
 def test_lint_strict_fails_on_warnings(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "lint", "--strict", "warn.yaml")
     assert code == 1
