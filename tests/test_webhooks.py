@@ -45,8 +45,9 @@ nodes:
   done: {end: {say: "Account {account} is paid up.", resolved: true}}
   sales: {transfer: {to: "+15005550011", on_fail: sales_vm}}
   sales_vm: {voicemail: {say: "Leave a message for sales."}}
-  check: {hours: office, open: done_open, closed: done_open}
+  check: {hours: office, open: done_open, closed: closed_callback}
   done_open: {end: {say: "We are open weekdays.", resolved: true}}
+  closed_callback: {callback: {queue: support}}
 """
 
 
