@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -27,6 +28,9 @@ PHONE_KEYS = "0123456789*#"
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]*$"
 VARIABLE_RE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 BUILTIN_VARIABLES = frozenset({"caller", "dialed", "flow"})
+LOCALE_PATTERN = r"^[a-z]{2,3}(-[A-Z]{2})?$"
+LOCALE_RE = re.compile(LOCALE_PATTERN)
+TARGET_PATTERN = r"^(\+[0-9]{6,15}|sip:.+|client:.+)$"
 
 
 class Model(BaseModel):
@@ -40,6 +44,8 @@ def _check_prompt(value: Any) -> Any:
         return value
     if isinstance(value, dict) and value:
         for locale, text in value.items():
+            if not isinstance(locale, str) or not LOCALE_RE.match(locale):
+                raise ValueError(f"'{locale}' is not a locale; write it like en-US, es or tr-TR")
             if not isinstance(text, str) or not text.strip():
                 raise ValueError(f"the {locale} text of this prompt must be non-empty text")
         return dict(value)
@@ -98,7 +104,7 @@ class Escape(Model):
     """The escape hatch: where "agent" and `0` go. It can be configured, never removed."""
 
     queue: str | None = Field(None, description="Queue that receives callers who ask for a person.")
-    transfer: str | None = Field(
+    transfer: Annotated[str, Field(pattern=TARGET_PATTERN)] | None = Field(
         None, description="Or a number / sip: / client: target to dial instead of a queue."
     )
     digits: Key = Field("0", description="The key that reaches a person at every prompt.")
@@ -114,6 +120,15 @@ class Escape(Model):
         if (self.queue is None) == (self.transfer is None):
             raise ValueError("escape needs exactly one of 'queue' or 'transfer'")
         return self
+
+
+def _check_timezone(name: str) -> None:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone '{name}'; use an IANA name like Europe/Istanbul"
+        ) from None
 
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -134,12 +149,7 @@ class Hours(Model):
 
     @model_validator(mode="after")
     def _valid_timezone(self) -> Hours:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone '{self.timezone}'") from None
+        _check_timezone(self.timezone)
         return self
 
 
@@ -223,6 +233,8 @@ class Ask(Model):
     def _some_input(self) -> Ask:
         if self.digits is None and self.speech is None:
             raise ValueError("ask needs 'digits', 'speech', or both")
+        if self.save_as in BUILTIN_VARIABLES:
+            raise ValueError(f"save_as '{self.save_as}' would hide the built-in {{{self.save_as}}}")
         return self
 
 
@@ -281,6 +293,7 @@ class Condition(Model):
                 raise ValueError("a time condition takes only time, days and timezone")
             if self.timezone is None:
                 raise ValueError("a time condition needs a 'timezone'")
+            _check_timezone(self.timezone)
         elif len(groups) != 1 or tests:
             raise ValueError("a condition is one of: var + a test, time/days, all, any or not")
         return self
@@ -298,7 +311,7 @@ class Branch(Model):
 
 
 class Transfer(Model):
-    to: Annotated[str, Field(pattern=r"^(\+[0-9]{6,15}|sip:.+|client:.+)$")] = Field(
+    to: Annotated[str, Field(pattern=TARGET_PATTERN)] = Field(
         description="An E.164 number, a sip: URI or a client: identity."
     )
     timeout: Duration = 30.0
@@ -436,7 +449,7 @@ class Flow(Model):
         default_factory=list,
         description="Dialed numbers (Twilio `To`) this flow answers; empty = the default flow.",
     )
-    locale: str = Field("en-US", pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")
+    locale: str = Field("en-US", pattern=LOCALE_PATTERN)
     voice: str | None = None
     escape: Escape
     hours: dict[Annotated[str, Field(pattern=NAME_PATTERN)], Hours] = Field(default_factory=dict)

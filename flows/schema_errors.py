@@ -130,6 +130,7 @@ def _pattern_hint(loc: Loc) -> str:
         "digit": '; use one quoted phone key, like "1"',
         "digits": '; use one quoted phone key, like "0"',
         "to": "; use +E.164 (+15551234567), sip:... or client:...",
+        "transfer": "; use +E.164 (+15551234567), sip:... or client:...",
         "numbers": "; use +E.164 (+15551234567)",
         "save_as": "; use letters, digits and _",
         "time": '; use a range like "12:00-13:00"',
