@@ -116,3 +116,22 @@ def best_phrase(utterance: str, phrases: Sequence[str], language: str) -> str | 
 
 def same_phrase(a: str, b: str, language: str) -> bool:
     return words(a, language) == words(b, language)
+
+
+_DIGIT_WORDS: dict[str, tuple[str, ...]] = {
+    "en": ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"),
+    "es": ("cero", "uno", "dos", "tres", "cuatro", "cinco", "seis", "siete", "ocho", "nueve"),
+    "tr": ("sifir", "bir", "iki", "uc", "dort", "bes", "alti", "yedi", "sekiz", "dokuz"),
+    "ar": ("صفر", "واحد", "اثنين", "ثلاثه", "اربعه", "خمسه", "سته", "سبعه", "ثمانيه", "تسعه"),
+}
+
+
+def spoken_digit(utterance: str, language: str) -> str | None:
+    """The one key a caller said instead of pressing it: "2", "Two.", "option two"."""
+    said = words(utterance, language)
+    names = [words(w, language)[0] for w in _DIGIT_WORDS.get(language, ())]
+    names_en = [words(w, "en")[0] for w in _DIGIT_WORDS["en"]]
+    found = {w for w in said if len(w) == 1 and w.isdigit()}
+    for table in (names, names_en):
+        found |= {str(table.index(w)) for w in said if w in table}
+    return found.pop() if len(found) == 1 else None

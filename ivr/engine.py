@@ -27,7 +27,7 @@ from flows.model import (
     VoicemailNode,
     node_kind,
 )
-from flows.phrases import best_phrase, escape_phrases, language_of, words
+from flows.phrases import best_phrase, escape_phrases, language_of, spoken_digit
 from ivr.actions import (
     Action,
     CallerEvent,
@@ -188,6 +188,9 @@ class _Run:
             case MenuNode() | AskNode():
                 self.listen(name, node, prefix=None)
             case QueueNode():
+                if self.queue_closed(node.queue):
+                    self.callback(node.queue, name, None)  # not "connecting you", then "closed"
+                    return None
                 if node.say is not None:
                     self.say(self.text(node.say), name)
                 self.to_queue(node.queue, name, announce=node.say is None)
@@ -296,7 +299,7 @@ class _Run:
             phrase = best_phrase(value, [p for o in options for p in o.phrases], self.lang)
             chosen = next((o for o in options if phrase in o.phrases), None) if phrase else None
             if chosen is None:  # "two" or "2" said instead of pressed
-                said = "".join(words(value, self.lang))
+                said = spoken_digit(value, self.lang)
                 chosen = next((o for o in options if o.digit is not None and o.digit == said), None)
             self.remember(name, "speech", value)
             self.emit("input", name, speech=value, confidence=event.confidence)
@@ -362,9 +365,12 @@ class _Run:
         assert escape.queue is not None
         self.to_queue(escape.queue, node, announce=True)
 
-    def to_queue(self, queue: str, node: str | None, *, announce: bool) -> None:
+    def queue_closed(self, queue: str) -> bool:
         hours = self.flow.hours.get(self.flow.queue(queue).hours or "")
-        if hours is not None and not is_open(hours, self.now):
+        return hours is not None and not is_open(hours, self.now)
+
+    def to_queue(self, queue: str, node: str | None, *, announce: bool) -> None:
+        if self.queue_closed(queue):
             self.callback(queue, node, None)
             return
         if announce:

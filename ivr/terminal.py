@@ -93,8 +93,8 @@ def run_call(
             emit(f"caller hung up at {current.state.node}")
             return CallResult(None, False, tuple(seen), 0)
         event = parse_turn(turn)
-        if isinstance(event, Digits) and listen.num_digits:
-            event = Digits(event.digits[: listen.num_digits])  # as Twilio's numDigits does
+        if isinstance(event, Digits):
+            event = as_twilio_sends(event, listen)
         emit(f"  caller: {_describe(event)}")
         current = step(flow, current.state, event, now())
     unused = sum(1 for _ in turns)
@@ -104,6 +104,15 @@ def run_call(
     if unused:
         emit(f"({unused} scripted turn(s) left unused: the call was over)")
     return CallResult(current.state.route, resolved, tuple(seen), unused)
+
+
+def as_twilio_sends(event: Digits, listen: Listen) -> CallerEvent:
+    """Keys as Twilio's <Gather> reports them: at most numDigits, the finish key dropped
+    (pressed alone it is no input at all)."""
+    digits = event.digits[: listen.num_digits] if listen.num_digits else event.digits
+    if listen.finish_key and listen.finish_key in digits:
+        digits = digits[: digits.index(listen.finish_key)]
+    return Digits(digits) if digits else Silence()
 
 
 def _describe(event: CallerEvent) -> str:

@@ -134,6 +134,9 @@ CASES = [
     ),
     pytest.param([Speech("2")], OPEN, Outcome("outage", "Enqueue:late"), id="spoken-digit-picks"),
     pytest.param(
+        [Speech("Two.")], OPEN, Outcome("outage", "Enqueue:late"), id="spoken-number-word-picks"
+    ),
+    pytest.param(
         [Digits("0")], OPEN, Outcome("main", "Enqueue:support", "digit"), id="zero-at-menu-escapes"
     ),
     pytest.param(
@@ -403,3 +406,9 @@ def test_turkish_escape_phrases(said: str) -> None:
     listen = first.actions[-1]
     assert isinstance(listen, Listen) and listen.prompts[0].text.startswith("Fatura")
     assert outcome(step(flow.flow, first.state, Speech(said), OPEN)).final == "Enqueue:destek"
+
+
+def test_a_closed_queue_node_does_not_say_connecting_first(loaded: LoadedFlow) -> None:
+    last = walk(loaded, [Digits("2")], CLOSED)[-1]
+    said = [e.details["text"] for e in last.events if e.kind == "prompt"]
+    assert len(said) == 1 and "when we open" in said[0]

@@ -260,7 +260,7 @@ CASES = [
         "تسرب",
         CLOSED_RIYADH,
         (),
-        ["tarhib", "qaima", "tawari_kuyruk"],
+        ["tarhib", "qaima", "tawari_queue"],
         "reached: queue tawari",
         id="ar-emergency-queue-always-open",
     ),
@@ -298,3 +298,9 @@ def test_at_least_three_templates_including_turkish_and_arabic() -> None:
     assert len(templates) >= 3
     locales = {re.search(r"^locale: (\S+)", t.read_text(), re.M).group(1) for t in templates}  # type: ignore[union-attr]
     assert {"tr-TR", "ar-SA"} <= locales
+
+
+def test_finish_key_after_zero_still_escapes_as_on_twilio() -> None:
+    # Twilio never sends the finish key: "0#" at an ask arrives as "0".
+    code, _, last = call("flows.example.yaml", "1,0#", OPEN_NY)
+    assert code == 0 and last == "reached: queue support"
