@@ -7,7 +7,7 @@ database row and any worker can take the call's next request.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -44,7 +44,8 @@ class CallState:
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
-        data["started_at"] = self.started_at.isoformat()
+        # In UTC: a local time in a repeated DST hour would not compare equal once read back.
+        data["started_at"] = self.started_at.astimezone(UTC).isoformat()
         data["path"] = list(self.path)
         data["turns"] = [asdict(t) for t in self.turns]
         return data

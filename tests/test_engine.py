@@ -192,6 +192,12 @@ CASES = [
         [Digits("1"), Speech("123456")], OPEN, Outcome("thanks", "Hangup"), id="ask-spoken-number"
     ),
     pytest.param(
+        [Digits("1"), Speech("١٢٣٤٥٦")], OPEN, Outcome("thanks", "Hangup"), id="ask-arabic-digits"
+    ),
+    pytest.param(
+        [Digits("1"), Speech("²³⁴⁵⁶⁷")], OPEN, Outcome("account", "Listen"), id="ask-not-digits"
+    ),
+    pytest.param(
         [Digits("1"), Digits("12")], OPEN, Outcome("account", "Listen"), id="ask-too-short"
     ),
     pytest.param(
@@ -412,3 +418,24 @@ def test_a_closed_queue_node_does_not_say_connecting_first(loaded: LoadedFlow) -
     last = walk(loaded, [Digits("2")], CLOSED)[-1]
     said = [e.details["text"] for e in last.events if e.kind == "prompt"]
     assert len(said) == 1 and "when we open" in said[0]
+
+
+def test_arabic_indic_digits_are_saved_as_ascii(loaded: LoadedFlow) -> None:
+    last = walk(loaded, [Digits("1"), Speech("١٢٣٤٥٦")])[-1]
+    assert last.state.variables == {"account": "123456"}
+
+
+def test_a_long_chain_of_announcements_is_not_an_error() -> None:
+    nodes = "\n".join(f'  s{i}: {{say: "Note {i}.", next: s{i + 1}}}' for i in range(80))
+    text = f"""
+id: long
+escape: {{queue: support}}
+queues: {{support: {{callback: {{offer_after: 30s}}}}}}
+start: s0
+nodes:
+{nodes}
+  s80: {{end: {{say: "Press 0 or say agent for a person. Bye.", resolved: true}}}}
+"""
+    flow = load_text(text, "long.yaml")
+    first = start_call(flow.flow, flow.version, "CA6", "+15555550100", "+1", OPEN)
+    assert outcome(first).final == "Hangup" and escape_via(first) is None
