@@ -173,23 +173,12 @@ class Voice:
         loaded = (self.flow_of(state) if state else None) or self._flow_for(req)
         if loaded is None:
             raise BadRequest("no flow for the fallback")
-        if state is None:
-            state = CallState(
-                req.get("CallSid") or "unknown",
-                loaded.flow.id,
-                loaded.version,
-                req.get("From"),
-                req.get("To"),
-                self.clock(),
-            )
+        state = state or self._unknown_call(req, loaded)
         return self._answer(escape_step(loaded.flow, state, "fallback", self.clock()))
 
-    def fail_open(self, req: TwilioRequest, reason: str) -> str:
-        """The answer when a handler could not do its job: a person, by the flow's route."""
-        loaded = self._flow_for(req)
-        if loaded is None:
-            return twiml.person_twiml(self.settings.emergency_queue, self.settings.emergency_number)
-        state = CallState(
+    def _unknown_call(self, req: TwilioRequest, loaded: LoadedFlow) -> CallState:
+        """A state for a call we know nothing about, from what Twilio tells us now."""
+        return CallState(
             req.get("CallSid") or "unknown",
             loaded.flow.id,
             loaded.version,
@@ -197,6 +186,13 @@ class Voice:
             req.get("To"),
             self.clock(),
         )
+
+    def fail_open(self, req: TwilioRequest, reason: str) -> str:
+        """The answer when a handler could not do its job: a person, by the flow's route."""
+        loaded = self._flow_for(req)
+        if loaded is None:
+            return twiml.person_twiml(self.settings.emergency_queue, self.settings.emergency_number)
+        state = self._unknown_call(req, loaded)
         known = self.log.load(state.call_sid) if req.get("CallSid") else None
         result = escape_step(loaded.flow, known or state, "error", self.clock())
         events = [
