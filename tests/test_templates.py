@@ -12,10 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 OPEN_NY = "2026-11-23T10:00:00-05:00"  # Monday morning in New York
 CLOSED_NY = "2026-11-22T23:00:00-05:00"  # Sunday night
-OPEN_CHICAGO = "2026-11-23T10:00:00-06:00"
-CLOSED_CHICAGO = "2026-11-28T10:00:00-06:00"  # Saturday
 OPEN_ISTANBUL = "2026-11-23T10:00:00+03:00"
-CLOSED_ISTANBUL = "2026-11-22T23:00:00+03:00"
 OPEN_RIYADH = "2026-11-22T10:00:00+03:00"  # Sunday is a working day
 CLOSED_RIYADH = "2026-11-27T10:00:00+03:00"  # Friday
 
