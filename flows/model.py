@@ -24,7 +24,7 @@ from pydantic import (
 
 from flows.durations import Duration
 
-PHONE_KEYS = "0123456789*#"
+PHONE_KEYS = "0123456789*#"  # what a phone pad can send
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]*$"
 VARIABLE_RE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 BUILTIN_VARIABLES = frozenset({"caller", "dialed", "flow"})
@@ -493,4 +493,3 @@ def node_targets(node: Model) -> list[tuple[tuple[str | int, ...], str]]:
 
 
 INPUT_KINDS = frozenset({"menu", "ask"})
-HUMAN_KINDS = frozenset({"queue", "transfer", "callback", "voicemail"})

@@ -9,6 +9,7 @@ starts with the phrase's word; Arabic glues the article and some particles to th
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections.abc import Iterable, Sequence
 
@@ -61,6 +62,11 @@ def language_of(locale: str) -> str:
 
 def escape_phrases(locale: str, extra: Iterable[str] = ()) -> tuple[str, ...]:
     """The built-in phrases for a locale, English's, and the flow's own, without repeats."""
+    return _escape_phrases(locale, tuple(extra))
+
+
+@functools.lru_cache(maxsize=256)  # asked at every prompt and every answer; fixed per flow
+def _escape_phrases(locale: str, extra: tuple[str, ...]) -> tuple[str, ...]:
     lang = language_of(locale)
     seen: dict[str, str] = {}
     for phrase in (*BUILTIN_ESCAPE_PHRASES.get(lang, ()), *_ALWAYS, *extra):

@@ -19,7 +19,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "callback_number": "We will call you back at the number ending in {last}. To use another number, key it in now with its area code, then press pound. Otherwise just wait.",
         "bad_number": "That did not look like a phone number, so we will call the number you are calling from.",
         "voicemail": "Please leave a message after the tone, and we will call you back.",
-        "goodbye": "Thank you for calling. Goodbye.",
     },
     "es": {
         "connecting": "Le comunicamos ahora con una persona.",
@@ -34,7 +33,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "callback_number": "Le llamaremos al número que termina en {last}. Para usar otro, márquelo ahora con su prefijo y pulse almohadilla. Si no, espere.",
         "bad_number": "Ese número no parece válido; le llamaremos al número desde el que llama.",
         "voicemail": "Deje su mensaje después del tono y le devolveremos la llamada.",
-        "goodbye": "Gracias por llamar. Adiós.",
     },
     "tr": {
         "connecting": "Sizi şimdi bir müşteri temsilcisine bağlıyoruz.",
@@ -49,7 +47,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "callback_number": "Sizi sonu {last} ile biten numaradan arayacağız. Başka bir numara için şimdi alan koduyla tuşlayıp kare tuşuna basın. Aksi halde bekleyin.",
         "bad_number": "Bu bir telefon numarası gibi görünmüyor; aradığınız numarayı kullanacağız.",
         "voicemail": "Lütfen sinyal sesinden sonra mesajınızı bırakın, sizi geri arayacağız.",
-        "goodbye": "Aradığınız için teşekkürler. İyi günler.",
     },
     "ar": {
         "connecting": "نقوم الآن بتحويلك إلى أحد الموظفين.",
@@ -64,7 +61,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "callback_number": "سنتصل بك على الرقم المنتهي بـ {last}. لاستخدام رقم آخر، أدخله الآن مع رمز المنطقة ثم اضغط المربع. وإلا فانتظر.",
         "bad_number": "لا يبدو هذا رقم هاتف، لذا سنتصل بالرقم الذي تتصل منه.",
         "voicemail": "يرجى ترك رسالتك بعد سماع الصافرة وسنعاود الاتصال بك.",
-        "goodbye": "شكراً لاتصالك. مع السلامة.",
     },
 }
 

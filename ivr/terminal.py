@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flows.loader import LoadedFlow
+from flows.model import PHONE_KEYS
 from ivr.actions import (
     CallerEvent,
     Dial,
@@ -26,15 +27,13 @@ from ivr.actions import (
 )
 from ivr.engine import start_call, step
 
-PHONE_KEYS = set("0123456789*#")
-
 
 def parse_turn(turn: str) -> CallerEvent:
     """'' is silence, keys only ('123#') are key presses, anything else is speech."""
     text = turn.strip()
     if not text:
         return Silence()
-    if set(text) <= PHONE_KEYS:
+    if set(text) <= set(PHONE_KEYS):
         return Digits(text)
     return Speech(text)
 
