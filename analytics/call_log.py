@@ -15,6 +15,7 @@ from analytics.spool import SpoolFlusher, SpoolingEventLog
 from analytics.store import Store
 from ivr.actions import Event
 from ivr.ports import CallbackRequest, CallbackStatus, ClaimedCallback, WaitingCaller
+from ivr.privacy import Privacy
 from ivr.state import CallState
 
 log = logging.getLogger("ivr.analytics")
@@ -25,30 +26,38 @@ WAITING_HORIZON = timedelta(hours=4)
 
 
 class StoreCallLog:
-    def __init__(self, store: Store, spool: SpoolingEventLog) -> None:
+    """`privacy` is applied to states and events before they reach the database or the
+    spool; a callback's number is kept as given until the callback is finished."""
+
+    def __init__(
+        self, store: Store, spool: SpoolingEventLog, privacy: Privacy | None = None
+    ) -> None:
         self.store = store
         self.spool = spool
+        self.privacy = privacy or Privacy()
 
     @classmethod
-    def open(cls, url: str, spool_dir: str | Path = ".ivr-spool") -> StoreCallLog:
+    def open(
+        cls, url: str, spool_dir: str | Path = ".ivr-spool", privacy: Privacy | None = None
+    ) -> StoreCallLog:
         """Connect, apply the migrations, and replay whatever an earlier run spooled."""
         store = Store(url)
         store.upgrade()
         spool = SpoolingEventLog(store, spool_dir)
         if spool.depth():
             spool.flush()
-        return cls(store, spool)
+        return cls(store, spool, privacy)
 
     def flusher(self, every: float = 5.0) -> SpoolFlusher:
         return SpoolFlusher(self.spool, every)
 
     def record(self, state: CallState, events: Sequence[Event]) -> None:
-        self.spool.record(
-            state, events, epoch_ms(state.started_at) if not events else epoch_ms(events[-1].at)
-        )
+        now_ms = epoch_ms(state.started_at) if not events else epoch_ms(events[-1].at)
+        kept = self.privacy.events(state, events)
+        self.spool.record(self.privacy.state(state), kept, now_ms)
 
     def append(self, state: CallState, events: Sequence[Event]) -> None:
-        self.spool.append(state, events)
+        self.spool.append(state, self.privacy.events(state, events))
 
     def load(self, call_sid: str) -> CallState | None:
         try:
@@ -95,6 +104,19 @@ class StoreCallLog:
 
     def finish_callback(self, callback_id: int, status: str, now: datetime) -> None:
         self.store.finish_callback(callback_id, status, epoch_ms(now))
+        if status in ("completed", "failed") and self.privacy.numbers != "keep":
+            # The number was kept only so that the callback could be placed.
+            self.store.protect_callback_number(callback_id, self.privacy.number)
+
+    # --- CallStats: the operations metrics ------------------------------------------
+    def outcome_counts(self) -> dict[str, int]:
+        return self.store.outcome_counts()
+
+    def callbacks_pending(self) -> dict[str, int]:
+        return self.store.callbacks_pending()
+
+    def spool_depth(self) -> int:
+        return self.spool.depth()
 
 
 def _request(row: Callback) -> CallbackRequest:

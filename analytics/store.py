@@ -6,21 +6,21 @@ Times come in as epoch milliseconds (`now_ms`): the store reads no clock.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from alembic.util import CommandError
-from sqlalchemy import Connection, Engine, select, text, update
+from sqlalchemy import Connection, Engine, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
 
-from analytics import callback_line, queue_board
+from analytics import callback_line, queue_board, retention
 from analytics.database import WRITE, current_revision, database_url, make_engine, upgrade
 from analytics.errors import StoreError, translated
 from analytics.moments import epoch_ms
 from analytics.records import Callback, CallIdentity, EventRow, event_rows
-from analytics.tables import calls, events
+from analytics.tables import callbacks, calls, events
 from ivr.actions import Event
 from ivr.state import CallState
 
@@ -205,6 +205,55 @@ class Store:
     def callbacks_for(self, call_sid: str) -> list[Callback]:
         with self._read(f"read the callbacks of call {call_sid}") as connection:
             return callback_line.of_call(connection, call_sid)
+
+    def protect_callback_number(self, callback_id: int, protect: Callable[[str], str]) -> None:
+        """Replace a callback's number by its stored form (masked or hashed)."""
+        with self._write(f"erase the number of callback {callback_id}") as connection:
+            number = connection.scalar(
+                select(callbacks.c.number).where(callbacks.c.id == callback_id)
+            )
+            if number is not None and protect(number) != number:
+                connection.execute(
+                    update(callbacks)
+                    .where(callbacks.c.id == callback_id)
+                    .values(number=protect(number))
+                )
+
+    # --- operations ------------------------------------------------------------------
+
+    def outcome_counts(self) -> dict[str, int]:
+        """Calls kept, by outcome ('' for calls without one yet)."""
+        query = select(calls.c.outcome, func.count()).group_by(calls.c.outcome)
+        with self._read("count calls by outcome") as connection:
+            return {str(outcome or ""): int(n) for outcome, n in connection.execute(query)}
+
+    def callbacks_pending(self) -> dict[str, int]:
+        """Callbacks waiting for an agent, by queue."""
+        query = (
+            select(callbacks.c.queue, func.count())
+            .where(callbacks.c.status == "pending")
+            .group_by(callbacks.c.queue)
+        )
+        with self._read("count pending callbacks") as connection:
+            return {str(queue): int(n) for queue, n in connection.execute(query)}
+
+    def prune(
+        self, before_ms: int, *, dry_run: bool = False, batch: int = retention.BATCH
+    ) -> dict[str, int]:
+        """Delete events, calls and finished callbacks from before `before_ms`, `batch`
+        rows per transaction; returns the rows (to be) deleted per table."""
+        if dry_run:
+            with self._read("count what is old enough to prune") as connection:
+                return retention.count(connection, before_ms)
+        deleted = dict.fromkeys(retention.TABLES, 0)
+        for table in retention.TABLES:
+            while True:
+                with self._write(f"prune {table} older than {before_ms} ms") as connection:
+                    done = retention.delete_batch(connection, table, before_ms, batch)
+                deleted[table] += done
+                if done < batch:
+                    break
+        return deleted
 
     # --- plumbing --------------------------------------------------------------------
 

@@ -14,7 +14,10 @@ from flows.graph import to_dot, to_mermaid
 from flows.loader import LoadedFlow, load_path
 from flows.problems import FlowError
 from flows.schema import flow_json_schema
+from ivr import logs
+from ivr.cli_ops import add_prune_command, add_serve_ops_options, privacy_of
 from ivr.ports import CallLog, MemoryCallLog
+from ivr.privacy import Privacy
 from ivr.terminal import run_call
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_HUNG_UP = 0, 1, 2, 3
@@ -97,9 +100,11 @@ def _serve(args: argparse.Namespace) -> int:
     from analytics.call_log import StoreCallLog
     from analytics.errors import StoreError
     from flows.catalog import load_catalog
+    from webhooks.access import exposure_problem
     from webhooks.app import create_app
     from webhooks.settings import Settings
 
+    logs.configure(args.log_format)
     try:
         catalog = load_catalog(args.flows.split(os.pathsep))
     except FlowError as err:
@@ -108,10 +113,18 @@ def _serve(args: argparse.Namespace) -> int:
         print("not serving: fix the flow errors above", file=sys.stderr)
         return EXIT_PROBLEMS
     settings = Settings.from_env(
-        os.environ, public_url=args.public_url, insecure_dev=args.insecure_dev or None
+        os.environ,
+        public_url=args.public_url,
+        insecure_dev=args.insecure_dev or None,
+        api_keys=args.api_key,
     )
+    exposed = exposure_problem(settings, args.host)
+    if exposed is not None:
+        print(f"ivr serve: {exposed}", file=sys.stderr)
+        return EXIT_USAGE
     try:
-        call_log = open_call_log(args.db, args.spool)
+        privacy = privacy_of(args)
+        call_log = open_call_log(args.db, args.spool, privacy)
         app = create_app(settings, lambda: catalog, call_log)
     except (ValueError, StoreError) as err:
         print(f"ivr serve: {err}", file=sys.stderr)
@@ -132,7 +145,9 @@ def _serve(args: argparse.Namespace) -> int:
     if flusher is not None:
         flusher.start()
     try:
-        uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+        # Our own loggers and format for uvicorn's lines too; our request line replaces
+        # its access log, which would write the query strings (call state) to the log.
+        uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)
     finally:
         if flusher is not None:
             flusher.stop()
@@ -153,14 +168,16 @@ def _db_upgrade(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def open_call_log(db_url: str, spool_dir: str = ".ivr-spool") -> CallLog:
+def open_call_log(
+    db_url: str, spool_dir: str = ".ivr-spool", privacy: Privacy | None = None
+) -> CallLog:
     """Where calls and events are kept: `memory://` (nothing kept) or a database URL,
-    migrated on the way in."""
+    migrated on the way in; `privacy` says what of a caller is written down."""
     if db_url == "memory://":
         return MemoryCallLog()
     from analytics.call_log import StoreCallLog
 
-    return StoreCallLog.open(db_url, spool_dir)
+    return StoreCallLog.open(db_url, spool_dir, privacy)
 
 
 def _moment(text: str) -> datetime:
@@ -272,6 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("IVR_SPOOL", ".ivr-spool"),
         help="folder where events wait while the database is unreachable (env IVR_SPOOL)",
     )
+    add_serve_ops_options(serve)
     serve.set_defaults(run=_serve)
 
     db = commands.add_parser("db", help="database maintenance", description="Database maintenance.")
@@ -287,6 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="database URL (env IVR_DB)",
     )
     upgrade.set_defaults(run=_db_upgrade)
+    add_prune_command(db_commands)
     return parser
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from ivr.actions import Event
 from ivr.state import CallState
@@ -46,6 +46,20 @@ class CallLog(Protocol):
 
     def callbacks_for(self, call_sid: str) -> list[CallbackStatus]:
         """The callbacks a call asked for, with where each stands."""
+
+
+@runtime_checkable
+class CallStats(Protocol):
+    """Counts for the operations metrics, read from where calls are kept."""
+
+    def outcome_counts(self) -> dict[str, int]:
+        """Calls kept, by outcome ('' for calls without one yet)."""
+
+    def callbacks_pending(self) -> dict[str, int]:
+        """Callbacks waiting for an agent, by queue."""
+
+    def spool_depth(self) -> int:
+        """Events waiting on local disk for the database."""
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,11 @@ from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 
 from flows.catalog import Catalog
+from ivr.logs import bind_call
 from ivr.ports import CallLog
 from webhooks import twilio_request, twiml
 from webhooks.agent_line import AgentLine
+from webhooks.ops import install_ops
 from webhooks.queue_wait import QueueWait
 from webhooks.settings import Settings
 from webhooks.twilio_request import TwilioRequest
@@ -42,6 +44,7 @@ def create_app(
         title="IVR with a human escape hatch",
         description="Twilio webhooks and the call context API.",
     )
+    install_ops(app, settings, flows, call_log, clock)
     voice = Voice(settings, flows, call_log, clock)
     queue = QueueWait(voice)
     agents = AgentLine(voice)
@@ -54,6 +57,7 @@ def create_app(
         on_error: Callable[[TwilioRequest, str], str] | None = None,
     ) -> Response:
         req = await twilio_request.read(request, settings)
+        bind_call(req.get("CallSid") or request.query_params.get("call"))
         if not twilio_request.is_signed(request, req, settings):
             log.warning("refused unsigned or mis-signed request to %s", request.url.path)
             return Response("invalid Twilio signature", status_code=403, media_type="text/plain")
@@ -177,6 +181,7 @@ def create_app(
 
     @app.get("/api/calls/{call_sid}")
     async def call_context(call_sid: str) -> JSONResponse:
+        bind_call(call_sid)
         state = call_log.load(call_sid)
         if state is None:
             raise HTTPException(404, f"no call {call_sid}")

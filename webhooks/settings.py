@@ -15,6 +15,9 @@ class Settings(BaseModel):
     insecure_dev: bool = False  # accept unsigned requests (local experiments only)
     emergency_number: str | None = None  # dialed when no flow can be used at all
     emergency_queue: str = "support"
+    # Who may read /api/*, the dashboard and /metrics (webhooks/access.py).
+    api_keys: tuple[SecretStr, ...] = ()  # IVR_API_KEY: one key, or several comma-separated
+    basic_auth: SecretStr | None = None  # IVR_BASIC_AUTH: user:password
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], **overrides: object) -> Settings:
@@ -24,6 +27,17 @@ class Settings(BaseModel):
             "public_url": (environ.get("IVR_PUBLIC_URL") or "").rstrip("/") or None,
             "insecure_dev": environ.get("IVR_INSECURE_DEV", "") in ("1", "true", "yes"),
             "emergency_number": environ.get("IVR_EMERGENCY_NUMBER") or None,
+            "api_keys": _secrets(environ.get("IVR_API_KEY", "")),
+            "basic_auth": SecretStr(environ["IVR_BASIC_AUTH"])
+            if environ.get("IVR_BASIC_AUTH")
+            else None,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
+        if isinstance(values["api_keys"], str):  # --api-key on the command line
+            values["api_keys"] = _secrets(values["api_keys"])
         return cls.model_validate(values)
+
+
+def _secrets(text: str) -> tuple[SecretStr, ...]:
+    """Comma-separated keys, so a new key can be rolled out before the old one is dropped."""
+    return tuple(SecretStr(k.strip()) for k in text.split(",") if k.strip())

@@ -100,7 +100,7 @@ class Voice:
                 loaded.flow,
                 known.flow_version,
                 call_sid,
-                known.caller,
+                req.get("From") or known.caller,  # the stored one may be masked or hashed
                 known.dialed,
                 known.started_at,
             )
@@ -194,6 +194,8 @@ class Voice:
             return twiml.person_twiml(self.settings.emergency_queue, self.settings.emergency_number)
         state = self._unknown_call(req, loaded)
         known = self.log.load(state.call_sid) if req.get("CallSid") else None
+        if known is not None and state.caller:  # the stored number may be masked or hashed
+            known = known.moved(caller=state.caller)
         result = escape_step(loaded.flow, known or state, "error", self.clock())
         events = [
             e

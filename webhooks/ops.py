@@ -1,0 +1,31 @@
+"""Wires access control, metrics and request logging around the app, in that order from
+the inside out: so a refused request is still counted, and its log line names its route."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from fastapi import FastAPI
+
+from flows.catalog import Catalog
+from ivr.ports import CallLog
+from webhooks.access import AccessMiddleware
+from webhooks.metrics import Metrics, MetricsMiddleware
+from webhooks.request_log import RequestLogMiddleware
+from webhooks.settings import Settings
+
+
+def install_ops(
+    app: FastAPI,
+    settings: Settings,
+    flows: Callable[[], Catalog],
+    call_log: CallLog,
+    clock: Callable[[], datetime],
+) -> Metrics:
+    metrics = Metrics(flows, call_log, clock)
+    app.add_route("/metrics", metrics.endpoint, include_in_schema=False)
+    app.add_middleware(AccessMiddleware, settings=settings)  # innermost
+    app.add_middleware(MetricsMiddleware, metrics=metrics, router=app.router)
+    app.add_middleware(RequestLogMiddleware)  # outermost
+    return metrics
