@@ -95,7 +95,7 @@ def db_prune(args: argparse.Namespace) -> int:
     from analytics.moments import epoch_ms
     from analytics.store import Store
 
-    logs.configure()
+    logs.configure_once()
     before = datetime.now(UTC) - args.older_than
     try:
         with Store(args.db) as store:

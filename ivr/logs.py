@@ -121,3 +121,9 @@ def configure(name: str = "auto", level: int = logging.INFO, stream: TextIO | No
         logging.getLogger(noisy).handlers[:] = []
         logging.getLogger(noisy).propagate = True
     return chosen
+
+
+def configure_once(name: str = "auto") -> None:
+    """Configure logging unless something (an embedding program, a test) already has."""
+    if not logging.getLogger().handlers:
+        configure(name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
 
 
 class Settings(BaseModel):
@@ -18,6 +18,15 @@ class Settings(BaseModel):
     # Who may read /api/*, the dashboard and /metrics (webhooks/access.py).
     api_keys: tuple[SecretStr, ...] = ()  # IVR_API_KEY: one key, or several comma-separated
     basic_auth: SecretStr | None = None  # IVR_BASIC_AUTH: user:password
+
+    @field_validator("basic_auth")
+    @classmethod
+    def _user_and_password(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            user, _, password = value.get_secret_value().partition(":")
+            if not user or not password:
+                raise ValueError("IVR_BASIC_AUTH must be user:password")
+        return value
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], **overrides: object) -> Settings:
