@@ -9,8 +9,9 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, MutableMapping
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -230,3 +231,31 @@ def test_serve_on_all_interfaces_with_a_key_starts_and_asks_for_it(tmp_path: Pat
 def test_a_malformed_basic_auth_setting_is_refused_at_start() -> None:
     with pytest.raises(ValueError, match="user:password"):
         Settings.from_env({"IVR_BASIC_AUTH": "no-colon"})
+
+
+def test_a_websocket_added_later_is_protected_too() -> None:
+    """No URL takes websockets today (uvicorn here has no websocket library); one added
+    later is refused the same way, before the handshake."""
+    import asyncio
+
+    reached: list[str] = []
+
+    async def inner(scope: Any, receive: Any, send: Any) -> None:
+        reached.append(scope["path"])
+
+    middleware = access.AccessMiddleware(inner, Settings.from_env({"IVR_API_KEY": KEY}))
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(dict(message))
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "websocket.connect"}
+
+    def scope(headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
+        return {"type": "websocket", "path": "/live", "headers": headers, "client": ("::1", 1)}
+
+    asyncio.run(middleware(scope([]), receive, send))
+    assert sent == [{"type": "websocket.close", "code": 1008}] and reached == []
+    asyncio.run(middleware(scope([(b"x-api-key", KEY.encode())]), receive, send))
+    assert reached == ["/live"]

@@ -63,3 +63,23 @@ def test_quick_start_scripts_exist_and_are_executable() -> None:
         path = ROOT / script
         assert path.exists() and path.stat().st_mode & 0o111, script
         assert script.split("/")[-1] in README or script == ".ci/run"
+
+
+def test_every_setting_and_ops_option_is_documented() -> None:
+    sources = [*ROOT.glob("ivr/*.py"), *ROOT.glob("webhooks/*.py"), *ROOT.glob("analytics/*.py")]
+    names = {n for p in sources for n in re.findall(r'"(IVR_[A-Z_]+)"', p.read_text("utf-8"))}
+    assert {"IVR_API_KEY", "IVR_HASH_KEY", "IVR_STORE_NUMBERS", "IVR_LOG_FORMAT"} <= names
+    missing = sorted(n for n in names if n not in README)
+    assert not missing, f"settings missing from the README: {missing}"
+    parser = build_parser()
+    commands = next(a for a in parser._actions if a.dest == "command").choices
+    assert isinstance(commands, dict)
+    db = next(a for a in commands["db"]._actions if a.dest == "db_command").choices
+    assert isinstance(db, dict)
+    for command in (commands["serve"], db["prune"]):
+        for action in command._actions:
+            for flag in action.option_strings:
+                if flag.startswith("--") and flag != "--help":
+                    assert flag in README, f"{command.prog} {flag} is not in the README"
+    for section in ("## Running in production", "## Data we keep", "### Metrics", "### Logs"):
+        assert section in README

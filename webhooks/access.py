@@ -142,13 +142,19 @@ class AccessMiddleware:
         self.gate = Gate(settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or is_public(scope["path"]):
+        if scope["type"] not in ("http", "websocket") or is_public(scope["path"]):
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
         client = scope.get("client")
         address = client[0] if client else None
         verdict = self.gate.decide(Headers(scope=scope), address)
+        if scope["type"] == "websocket":  # none today; a later one is protected all the same
+            if verdict.who is None:
+                await send({"type": "websocket.close", "code": 1008})
+            else:
+                await self.app(scope, receive, send)
+            return
         logged = not path.startswith(UNLOGGED_PREFIXES) and path != "/"
         if verdict.who is None:  # refusals are always logged
             admin_action(
