@@ -23,7 +23,7 @@ NUMBER_POLICIES: tuple[NumberPolicy, ...] = ("keep", "mask", "hash")
 HASH_PREFIX = "hmac:"
 MASK = "****"
 SPEECH = "[speech]"  # what is kept of a spoken answer when speech text is off
-NUMBER_KEYS = frozenset({"caller", "number", "from"})
+NUMBER_KEYS = frozenset({"caller", "number"})  # event details that hold a number
 _OFF = ("0", "false", "no", "off")
 
 
