@@ -63,3 +63,11 @@ def test_quick_start_scripts_exist_and_are_executable() -> None:
         path = ROOT / script
         assert path.exists() and path.stat().st_mode & 0o111, script
         assert script.split("/")[-1] in README or script == ".ci/run"
+
+
+def test_readme_names_the_vendored_chart_library_version() -> None:
+    library = ROOT / "webhooks" / "static" / "vendor" / "chart.umd.min.js"
+    banner = re.search(r"Chart\.js v(\d+\.\d+\.\d+)", library.read_text(encoding="utf-8")[:300])
+    assert banner is not None, "the vendored file has no Chart.js version banner"
+    assert f"**{banner.group(1)}**" in README, f"README does not name Chart.js {banner.group(1)}"
+    assert (library.parent / "chart.js-LICENSE.md").exists()
