@@ -307,7 +307,9 @@ def test_auto_refresh_sends_the_api_key_and_shows_new_calls(browser: WebDriver) 
     reports = HandWrittenReports(calls=list(CALLS))
     with dashboard(reports, api_key="s3cret") as server:
         open_page(browser, server.base + "/", state="error")
-        assert "open this page as /?key=" in browser.find_element(By.ID, "error").text
+        error = browser.find_element(By.ID, "error").text
+        assert "answered 401: an API key is needed." in error
+        assert "open this page as /?key=" in error
 
         open_page(browser, server.base + "/?key=s3cret&refresh=1")
         assert tile(browser, "calls") == "12"

@@ -86,9 +86,11 @@
     if (!response.ok) {
       let detail = "";
       try { detail = (await response.json()).detail || ""; } catch (e) { /* not JSON */ }
+      if (typeof detail !== "string") detail = JSON.stringify(detail); // e.g. a 422's list
       const hint = response.status === 401 || response.status === 403
         ? " The API needs a key: open this page as /?key=YOUR_KEY." : "";
-      throw new Error(`${path.split("?")[0]} answered ${response.status} ${detail}.${hint}`);
+      const why = detail ? `: ${detail}` : "";
+      throw new Error(`${path.split("?")[0]} answered ${response.status}${why}.${hint}`);
     }
     return response.json();
   }
