@@ -40,7 +40,7 @@ nodes:
       options: [{digit: "1", goto: news}]
   news: {end: {say: "No news.", resolved: true}}
 """
-PROTECTED = ["/api/calls/{sid}", "/docs", "/openapi.json", "/metrics", "/", "/static/app.js"]
+PROTECTED = ["/api/calls/{sid}", "/docs", "/openapi.json", "/metrics", "/"]
 
 
 def make_app(**env: str) -> FastAPI:
@@ -112,6 +112,24 @@ def test_twilio_and_health_urls_need_no_key_but_twilio_needs_its_signature(
     unsigned = httpx.post(base + "/twilio/voice", data={"CallSid": "CAx", "To": "+1"})
     assert unsigned.status_code == 403
     assert "signature" in unsigned.text
+
+
+def test_the_dashboard_page_takes_the_key_in_its_address_and_only_there(
+    keyed: tuple[str, str],
+) -> None:
+    base, sid = keyed
+    # A browser opening the page cannot send a header; the page sends X-API-Key afterwards.
+    assert httpx.get(f"{base}/?key={KEY}").status_code != 401
+    assert httpx.get(f"{base}/?key=wrong").status_code == 401
+    assert httpx.get(f"{base}/api/calls/{sid}?key={KEY}").status_code == 401
+    assert httpx.get(f"{base}/metrics?key={KEY}").status_code == 401
+
+
+def test_the_page_code_under_static_needs_no_key_and_holds_no_data(
+    keyed: tuple[str, str],
+) -> None:
+    base, _ = keyed
+    assert httpx.get(base + "/static/missing.js").status_code == 404
 
 
 def test_rotated_keys_both_work() -> None:

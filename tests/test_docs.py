@@ -83,3 +83,10 @@ def test_every_setting_and_ops_option_is_documented() -> None:
                     assert flag in README, f"{command.prog} {flag} is not in the README"
     for section in ("## Running in production", "## Data we keep", "### Metrics", "### Logs"):
         assert section in README
+
+def test_readme_names_the_vendored_chart_library_version() -> None:
+    library = ROOT / "webhooks" / "static" / "vendor" / "chart.umd.min.js"
+    banner = re.search(r"Chart\.js v(\d+\.\d+\.\d+)", library.read_text(encoding="utf-8")[:300])
+    assert banner is not None, "the vendored file has no Chart.js version banner"
+    assert f"**{banner.group(1)}**" in README, f"README does not name Chart.js {banner.group(1)}"
+    assert (library.parent / "chart.js-LICENSE.md").exists()

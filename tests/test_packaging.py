@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import importlib
+import zipfile
 from pathlib import Path
 
 import pytest
+from hatchling.builders.wheel import WheelBuilder
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,3 +37,22 @@ def test_flows_is_the_bottom_layer() -> None:
             if words[:1] in (["import"], ["from"]) and len(words) > 1:
                 top = words[1].split(".")[0]
                 assert top not in ("ivr", "webhooks", "analytics"), f"{source.name}: {line}"
+
+
+def test_wheel_ships_the_dashboard_files(tmp_path: Path) -> None:
+    # The dashboard's page, script and chart library are data files, not Python: a wheel
+    # without them would serve a blank page. Build the real wheel and look inside.
+    (wheel,) = WheelBuilder(str(ROOT)).build(directory=str(tmp_path), versions=["standard"])
+    names = set(zipfile.ZipFile(wheel).namelist())
+    shipped = {
+        path.relative_to(ROOT).as_posix()
+        for path in (ROOT / "webhooks" / "static").rglob("*")
+        if path.is_file()
+    }
+    assert {
+        "webhooks/static/dashboard.html",
+        "webhooks/static/dashboard.js",
+        "webhooks/static/vendor/chart.umd.min.js",
+        "webhooks/static/vendor/chart.js-LICENSE.md",
+    } <= shipped
+    assert shipped <= names, shipped - names

@@ -1,9 +1,10 @@
 """Who may read the JSON API, the dashboard and the metrics: an ASGI middleware.
 
 Every URL is protected unless it is Twilio's (`/twilio/*`, which carries Twilio's own
-signature) or a health check (`/healthz`, `/readyz`), so a route added later is covered
-without touching this module. A request passes with an API key (`Authorization: Bearer
-KEY` or `X-API-Key: KEY`) or basic auth (`IVR_BASIC_AUTH=user:password`). With neither
+signature), a health check (`/healthz`, `/readyz`) or the dashboard's code (`/static/*`),
+so a route added later is covered without touching this module. A request passes with an
+API key (`Authorization: Bearer KEY` or `X-API-Key: KEY`; the dashboard page also
+`?key=KEY`) or basic auth (`IVR_BASIC_AUTH=user:password`). With neither
 configured, protected URLs answer only loopback clients that did not come through a proxy,
 and `ivr serve` refuses a non-loopback `--host` (see `exposure_problem`).
 
@@ -22,6 +23,7 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from urllib.parse import parse_qs
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -30,14 +32,17 @@ from ivr.audit import admin_action
 from webhooks.settings import Settings
 
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz"})
-PUBLIC_PREFIX = "/twilio/"
+PUBLIC_PREFIXES = ("/twilio/", "/static/")  # /static holds the page's code, never data
+# A browser opening the dashboard cannot send a header: the page takes the key once in
+# its address (`/?key=...`) and sends it as X-API-Key on every API request it makes.
+KEY_IN_QUERY = frozenset({"/"})
 # Asked for by browsers and scrapers all the time: served without an admin log line.
 UNLOGGED_PREFIXES = ("/static/", "/docs", "/openapi.json", "/metrics", "/favicon.ico")
 FORWARDED = ("forwarded", "x-forwarded-for", "x-real-ip")
 
 
 def is_public(path: str) -> bool:
-    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIX)
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
 
 
 def is_loopback(host: str) -> bool:
@@ -100,7 +105,7 @@ class Gate:
     def configured(self) -> bool:
         return bool(self.key_digests or self.basic_digest)
 
-    def decide(self, headers: Headers, client: str | None) -> Verdict:
+    def decide(self, headers: Headers, client: str | None, query_key: str = "") -> Verdict:
         if not self.configured:
             local = client is not None and is_loopback(client)
             if local and not any(h in headers for h in FORWARDED):
@@ -112,7 +117,11 @@ class Gate:
                 "server itself (a loopback address); set IVR_API_KEY to reach it from elsewhere",
             )
         scheme, _, value = headers.get("authorization", "").partition(" ")
-        key = headers.get("x-api-key") or (value.strip() if scheme.lower() == "bearer" else "")
+        key = (
+            headers.get("x-api-key")
+            or (value.strip() if scheme.lower() == "bearer" else "")
+            or query_key
+        )
         if key:
             index = _match(key, self.key_digests)
             if index is not None:
@@ -148,7 +157,11 @@ class AccessMiddleware:
         path: str = scope["path"]
         client = scope.get("client")
         address = client[0] if client else None
-        verdict = self.gate.decide(Headers(scope=scope), address)
+        query_key = ""
+        if path in KEY_IN_QUERY:
+            query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+            query_key = query.get("key", [""])[0]
+        verdict = self.gate.decide(Headers(scope=scope), address, query_key)
         if scope["type"] == "websocket":  # none today; a later one is protected all the same
             if verdict.who is None:
                 await send({"type": "websocket.close", "code": 1008})

@@ -17,8 +17,10 @@ from ivr.logs import bind_call
 from ivr.ports import CallLog
 from webhooks import twilio_request, twiml
 from webhooks.agent_line import AgentLine
+from webhooks.dashboard import dashboard_router
 from webhooks.ops import install_ops
 from webhooks.queue_wait import QueueWait
+from webhooks.reports_api import Reports
 from webhooks.settings import Settings
 from webhooks.twilio_request import TwilioRequest
 from webhooks.voice import Voice
@@ -34,6 +36,7 @@ def create_app(
     flows: Callable[[], Catalog],
     call_log: CallLog,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    reports: Reports | None = None,
 ) -> FastAPI:
     if settings.auth_token is None and not settings.insecure_dev:
         raise ValueError(
@@ -189,4 +192,6 @@ def create_app(
             {"call_sid": call_sid, "node": state.node, "route": state.route, **state.context()}
         )
 
+    if reports is not None:
+        app.include_router(dashboard_router())  # `/` and `/static/*`, drawing /api/reports/*
     return app

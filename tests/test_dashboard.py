@@ -1,0 +1,339 @@
+"""The dashboard at `/` in headless Chromium (Debian's `chromium` + `chromium-driver`).
+
+The real app runs on uvicorn; the browser opens `/`, the page fetches the reports and
+draws them. Screenshots of each chart are checked for the colours of its data, and the
+summary figures against the hand-written calls of `tests/dashboard_reports.py`.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import httpx
+import pytest
+from fastapi import FastAPI, Request, Response
+from PIL import Image
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.chrome.webdriver import WebDriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from flows.catalog import Catalog
+from flows.loader import load_path
+from ivr.ports import MemoryCallLog
+from tests.dashboard_reports import CALLS, Call, HandWrittenReports, reports_api
+from tests.twilio_caller import serve
+from webhooks.app import create_app
+from webhooks.reports_api import ReportFilter
+from webhooks.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--window-size=1400,2400",
+    "--force-device-scale-factor=1",
+    "--lang=en-US",
+]
+CHARTS = ["funnel-chart", "tta-chart", "hour-chart", "callbacks-chart", "versions-chart"]
+REPORT_PATHS = [
+    f"/api/reports/{name}"
+    for name in ("summary", "abandonment", "time-to-agent", "callbacks", "funnel")
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[WebDriver]:
+    if not CHROMIUM.exists():
+        pytest.skip(
+            "Debian's chromium is not installed at /usr/bin/chromium, so the dashboard "
+            "cannot be tried in a browser: apt-get install -y chromium chromium-driver"
+        )
+    assert CHROMEDRIVER.exists(), (
+        "chromium is installed but not chromium-driver: apt-get install -y chromium-driver"
+    )
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in FLAGS:
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@dataclass(frozen=True)
+class Seen:
+    path: str
+    query: dict[str, list[str]]
+    api_key: str | None
+
+
+@dataclass
+class Server:
+    base: str
+    seen: list[Seen]
+
+    def asked(self, path: str) -> list[dict[str, list[str]]]:
+        return [s.query for s in self.seen if s.path == path]
+
+
+@contextmanager
+def dashboard(reports: HandWrittenReports, api_key: str | None = None) -> Iterator[Server]:
+    """The real app on uvicorn, with the dashboard, recording what the page asks for."""
+    catalog = Catalog((load_path(ROOT / "flows.example.yaml"),))
+    settings = Settings.from_env({}, insecure_dev=True)
+    app = create_app(settings, lambda: catalog, MemoryCallLog(), reports=reports)
+    # STAND-IN for the reports router of the i4-reports branch (same URLs and shapes).
+    app.include_router(reports_api(reports))
+    seen: list[Seen] = []
+    _record_and_guard(app, seen, api_key)
+    with serve(app) as base:
+        yield Server(base, seen)
+
+
+def _record_and_guard(app: FastAPI, seen: list[Seen], api_key: str | None) -> None:
+    Next = Callable[[Request], Awaitable[Response]]
+
+    @app.middleware("http")
+    async def record(request: Request, call_next: Next) -> Response:
+        key = request.headers.get("x-api-key")
+        seen.append(Seen(request.url.path, parse_qs(request.url.query), key))
+        # Like the IVR_API_KEY protection of /api/* (another branch): no key, no data.
+        if api_key and request.url.path.startswith("/api/") and key != api_key:
+            return Response(
+                '{"detail": "an API key is needed"}', 401, media_type="application/json"
+            )
+        return await call_next(request)
+
+
+def open_page(browser: WebDriver, url: str, state: str = "ready") -> None:
+    browser.get(url)
+    wait_for(
+        browser,
+        lambda: browser.find_element(By.TAG_NAME, "body").get_attribute("data-state") == state,
+    )
+
+
+def wait_for(browser: WebDriver, condition: Callable[[], bool], timeout: float = 15) -> None:
+    WebDriverWait(browser, timeout, poll_frequency=0.05).until(lambda _: condition())
+
+
+def tile(browser: WebDriver, name: str) -> str:
+    return browser.find_element(By.CSS_SELECTOR, f'[data-summary="{name}"]').text
+
+
+def loads(browser: WebDriver) -> int:
+    return int(browser.find_element(By.TAG_NAME, "body").get_attribute("data-loads") or 0)
+
+
+def script_errors(browser: WebDriver) -> list[str]:
+    log: list[dict[str, Any]] = browser.get_log("browser")  # type: ignore[no-untyped-call]
+    return [e["message"] for e in log if e["level"] == "SEVERE"]
+
+
+def drawn(browser: WebDriver) -> dict[str, list[dict[str, Any]]]:
+    """Each chart's bar colours with the total of the data drawn in them, read from Chart.js."""
+    result: dict[str, list[dict[str, Any]]] = browser.execute_script(
+        """
+        const out = {};
+        for (const canvas of document.querySelectorAll("canvas")) {
+          const chart = Chart.getChart(canvas);
+          out[canvas.id] = !chart ? [] : chart.data.datasets.filter((d) => d.type === "bar")
+            .flatMap((d) => Array.isArray(d.backgroundColor)
+              ? d.data.map((v, i) => ({color: d.backgroundColor[i], total: v || 0}))
+              : [{color: d.backgroundColor, total: d.data.reduce((a, v) => a + (v || 0), 0)}]);
+        }
+        return out;
+        """
+    )
+    return result
+
+
+def pixels_of(image: Image.Image, color: str) -> int:
+    rgb = tuple(int(color[i : i + 2], 16) for i in (1, 3, 5))
+    colors = image.convert("RGB").getcolors(image.width * image.height) or []
+    return sum(n for n, pixel in colors if pixel == rgb)
+
+
+def test_charts_draw_the_reports(browser: WebDriver, tmp_path: Path) -> None:
+    with dashboard(HandWrittenReports()) as server:
+        open_page(browser, server.base + "/")
+        browser.save_screenshot(str(tmp_path / "dashboard.png"))
+
+        for chart in CHARTS:
+            canvas = browser.find_element(By.ID, chart)
+            assert canvas.is_displayed(), chart
+            image = Image.open(io.BytesIO(canvas.screenshot_as_png))
+            assert image.width > 200 and image.height > 100, chart
+            bars = [b for b in drawn(browser)[chart] if b["total"] > 0]
+            assert bars, f"{chart} has no data"
+            for b in bars:  # every non-empty dataset shows up in its colour on screen
+                assert pixels_of(image, b["color"]) > 20, f"{chart}: nothing drawn in {b}"
+        assert script_errors(browser) == []
+
+        # Worked out from CALLS: 12 calls, 1 short abandon; 2 hung up in the menus and 1 in
+        # the queue, so 3 of 11; 5 spoke to a person live after 15, 20, 45, 130, 320 s.
+        assert tile(browser, "calls") == "12"
+        assert tile(browser, "short_abandons") == "1"
+        assert tile(browser, "abandoned") == "3"
+        assert tile(browser, "abandonment_rate") == "27.3%"
+        assert tile(browser, "reached_agent") == "5"
+        # p90 and p99 lie between 130 and 320 s: 130 + 0.6 * 190 = 244, 130 + 0.96 * 190 = 312.4.
+        assert tile(browser, "time_to_agent") == "45 s / 4 m 04 s / 5 m 12 s"
+        # Offered to 3 (one after hours, two in the queue), taken by 2: 1 done, 1 failed.
+        assert tile(browser, "callbacks") == "2 / 1 / 1"
+        assert tile(browser, "callbacks_offered") == "3"
+
+        # The funnel is the acme menu tree as an outline: each node under the one before it.
+        labels = browser.execute_script(
+            "return Chart.getChart(document.getElementById('funnel-chart')).data.labels"
+        )
+        outline = [
+            (label.count("\u2003") + label.count("\u2514"), label.split()[-1]) for label in labels
+        ]
+        assert outline == [
+            (0, "greeting"),
+            (1, "office_hours"),
+            (2, "main_menu"),
+            (3, "account"),
+            (4, "billing_queue"),
+            (3, "outage_info"),
+            (4, "outage_done"),
+            (2, "after_hours"),
+        ]
+        assert browser.find_element(By.ID, "funnel-flow").text == "(acme-support)"
+        assert "45 s" in browser.find_element(By.CSS_SELECTOR, '[data-row="live"]').text
+
+
+def test_page_uses_nothing_from_outside(browser: WebDriver) -> None:
+    with dashboard(HandWrittenReports()) as server:
+        page = httpx.get(server.base + "/")
+        assert "script-src 'self'" in page.headers["content-security-policy"]
+        library = httpx.get(server.base + "/static/vendor/chart.umd.min.js")
+        assert library.status_code == 200
+        assert "Chart.js v4.6.1" in library.text[:200]
+
+        open_page(browser, server.base + "/")
+        origins = browser.execute_script(
+            "return performance.getEntriesByType('resource').map((e) => new URL(e.name).origin)"
+        )
+        assert origins and set(origins) == {server.base}
+
+
+def test_no_calls_shows_an_honest_empty_state(browser: WebDriver, tmp_path: Path) -> None:
+    with dashboard(HandWrittenReports(calls=[])) as server:
+        open_page(browser, server.base + "/", state="empty")
+        browser.save_screenshot(str(tmp_path / "empty.png"))
+        empty = browser.find_element(By.ID, "empty")
+        assert empty.is_displayed()
+        assert "No calls yet" in empty.text
+        assert tile(browser, "calls") == "0"
+        assert tile(browser, "abandonment_rate") == "–"
+        for chart in CHARTS:
+            card = browser.find_element(By.ID, chart).find_element(By.XPATH, "ancestor::article")
+            assert not browser.find_element(By.ID, chart).is_displayed(), chart
+            assert (
+                card.find_element(By.CSS_SELECTOR, ".no-data").text == "No calls for these filters."
+            )
+        assert script_errors(browser) == []
+
+
+def set_date(browser: WebDriver, field: str, value: str) -> None:
+    # Typing into a date input depends on the browser's locale; set it as a picker would.
+    browser.execute_script(
+        "const input = document.getElementById(arguments[0]); input.value = arguments[1];"
+        "input.dispatchEvent(new Event('change'));",
+        field,
+        value,
+    )
+
+
+def test_filters_are_sent_to_the_api(browser: WebDriver) -> None:
+    reports = HandWrittenReports()
+    with dashboard(reports) as server:
+        open_page(browser, server.base + "/")
+        assert [o.text for o in Select(browser.find_element(By.ID, "flow")).options] == [
+            "All flows",
+            "acme-support",
+            "dental-clinic",
+        ]
+
+        set_date(browser, "since", "2026-12-03")
+        set_date(browser, "until", "2026-12-03")
+        Select(browser.find_element(By.ID, "flow")).select_by_visible_text("acme-support")
+        # On 3 December acme had 3 calls: self service, a completed and a failed callback.
+        wait_for(browser, lambda: tile(browser, "calls") == "3")
+        assert tile(browser, "abandonment_rate") == "0.0%"
+
+        # "To" is inclusive on the page, `until` exclusive in the API: the next midnight.
+        wanted = {"since": ["2026-12-03"], "until": ["2026-12-04"], "flow": ["acme-support"]}
+        for path in REPORT_PATHS:
+            assert server.asked(path)[-1] == wanted, path
+        assert reports.asked[-1] == ReportFilter(
+            since=datetime(2026, 12, 3, tzinfo=UTC),
+            until=datetime(2026, 12, 4, tzinfo=UTC),
+            flow="acme-support",
+        )
+
+        # The filters stay in the address: reopening it asks for the same view at once.
+        address = browser.current_url
+        assert "since=2026-12-03" in address and "flow=acme-support" in address
+        server.seen.clear()
+        open_page(browser, address)
+        assert server.asked("/api/reports/summary")[0] == wanted
+        assert tile(browser, "calls") == "3"
+
+
+def test_auto_refresh_sends_the_api_key_and_shows_new_calls(browser: WebDriver) -> None:
+    reports = HandWrittenReports(calls=list(CALLS))
+    with dashboard(reports, api_key="s3cret") as server:
+        open_page(browser, server.base + "/", state="error")
+        error = browser.find_element(By.ID, "error").text
+        assert "answered 401: an API key is needed." in error
+        assert "open this page as /?key=" in error
+
+        open_page(browser, server.base + "/?key=s3cret&refresh=1")
+        assert tile(browser, "calls") == "12"
+        first = loads(browser)
+        reports.calls.append(
+            Call("acme-support", "e5f6a7b8c9", "2026-12-04T12:00", "greeting", "abandoned_ivr")
+        )
+        wait_for(browser, lambda: tile(browser, "calls") == "13")
+        assert loads(browser) > first
+        api = [s for s in server.seen if s.path.startswith("/api/")]
+        keyed = [s for s in api if s.api_key == "s3cret"]
+        assert len(server.asked("/api/reports/summary")) >= 3  # the refused one and two more
+        assert len(api) - len(keyed) == 6  # only the first visit, without the key, went keyless
+
+        # Turning auto-refresh off stops the requests.
+        Select(browser.find_element(By.ID, "refresh")).select_by_visible_text("off")
+        time.sleep(0.5)  # a load already under way when it was turned off
+        before = len(server.asked("/api/reports/summary"))
+        time.sleep(2.5)
+        assert len(server.asked("/api/reports/summary")) == before
+
+
+def test_the_dashboard_needs_reports() -> None:
+    catalog = Catalog((load_path(ROOT / "flows.example.yaml"),))
+    app = create_app(Settings.from_env({}, insecure_dev=True), lambda: catalog, MemoryCallLog())
+    with serve(app) as base:
+        assert httpx.get(base + "/").status_code == 404

@@ -1,0 +1,275 @@
+// The summary tiles and the five charts, drawn with Chart.js from the reports' JSON.
+// Loaded before dashboard.js, which fetches the reports and calls these.
+"use strict";
+
+window.dashboardCharts = (() => {
+  // Fixed colours, so the same thing looks the same on every chart.
+  const COLOR = {
+    on: "#4e79a7", // went on / live
+    abandoned: "#e15759",
+    escaped: "#f28e2b",
+    callback: "#59a14f",
+    calls: "#76716e",
+    offered: "#9c755f",
+    requested: "#edc948",
+    pending: "#bab0ac",
+  };
+
+  const $ = (selector) => document.querySelector(selector);
+  const charts = {};
+
+  Chart.defaults.animation = false; // redraws every N seconds should not dance
+  Chart.defaults.maintainAspectRatio = false;
+  Chart.defaults.layout.padding = { top: 16 }; // room for the figures above the bars
+  Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
+
+  // ---------- formatting ----------
+  const count = (n) => (n === null || n === undefined ? "–" : Number(n).toLocaleString("en-US"));
+  const pct = (r) => (r === null || r === undefined ? "–" : `${(r * 100).toFixed(1)}%`);
+  function dur(seconds) {
+    if (seconds === null || seconds === undefined) return "–";
+    const s = Math.round(seconds);
+    if (s < 60) return `${s} s`;
+    if (s < 3600) return `${Math.floor(s / 60)} m ${String(s % 60).padStart(2, "0")} s`;
+    return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, "0")} m`;
+  }
+  const clock = (seconds) => `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
+
+  // A card shows its chart, or says plainly why there is none.
+  function card(id, message) {
+    const element = $(`#${id}`);
+    const noData = element.querySelector(".no-data");
+    for (const part of element.querySelectorAll(".chart, .stats")) part.hidden = Boolean(message);
+    noData.hidden = !message;
+    noData.textContent = message || "";
+    return !message;
+  }
+
+  function chart(id, config) {
+    if (charts[id]) {
+      charts[id].data = config.data;
+      charts[id].options = config.options;
+      charts[id].update();
+    } else {
+      charts[id] = new Chart($(`#${id}`), config);
+    }
+  }
+
+  // Writes each bar's figure above it, so a 0% bar still says 0% and not nothing.
+  // It reads the figures from the chart, so it stays right when the data is replaced.
+  function valueLabels(format) {
+    return {
+      id: "valueLabels",
+      afterDatasetsDraw(chart) {
+        const { ctx } = chart;
+        ctx.save();
+        ctx.fillStyle = "#1f2933";
+        ctx.font = `12px ${Chart.defaults.font.family}`;
+        ctx.textAlign = "center";
+        ctx.textBaseline = "bottom";
+        chart.data.datasets.forEach((dataset, i) => {
+          chart.getDatasetMeta(i).data.forEach((element, j) => {
+            const text = format(dataset.data[j]);
+            if (text) ctx.fillText(text, element.x, element.y - 3);
+          });
+        });
+        ctx.restore();
+      },
+    };
+  }
+
+  function bar(label, data, color, extra = {}) {
+    return { type: "bar", label, data, backgroundColor: color, borderColor: color, ...extra };
+  }
+
+  function drawSummary(s) {
+    const set = (name, text) => { $(`[data-summary="${name}"]`).textContent = text; };
+    const t = s.time_to_agent || {};
+    const cb = s.callbacks || {};
+    set("calls", count(s.calls));
+    set("abandonment_rate", pct(s.abandonment_rate));
+    set("abandoned", count(s.abandoned));
+    set("short_abandons", count(s.short_abandons));
+    set("reached_agent", count(s.reached_agent));
+    set("time_to_agent", [t.p50, t.p90, t.p99].map(dur).join(" / "));
+    set("time_to_agent_mean", dur(t.mean));
+    set("escape_rate", pct(s.escape_rate));
+    set("callbacks", [cb.requested, cb.completed, cb.failed].map(count).join(" / "));
+    set("callbacks_offered", count(cb.offered));
+  }
+
+  // Menu-tree order, as an outline: from the node nobody is sent to (else the busiest),
+  // each node followed by the nodes it sends callers to, busiest branch first.
+  function treeOrder(nodes) {
+    const byName = new Map(nodes.map((n) => [n.node, n]));
+    const targets = new Set(nodes.flatMap((n) => Object.keys(n.next || {})));
+    const byEntered = (a, b) => b.entered - a.entered;
+    const roots = nodes.filter((n) => !targets.has(n.node)).sort(byEntered);
+    const order = [];
+    const seen = new Set();
+    const visit = (node, depth) => {
+      if (seen.has(node.node)) return;
+      seen.add(node.node);
+      order.push([node, depth]);
+      Object.entries(node.next || {})
+        .sort((a, b) => b[1] - a[1])
+        .map(([name]) => byName.get(name))
+        .filter(Boolean)
+        .forEach((child) => visit(child, depth + 1));
+    };
+    for (const node of [...roots, ...[...nodes].sort(byEntered)]) visit(node, 0);
+    return order;
+  }
+
+  function drawFunnel(funnel, nothing) {
+    const nodes = (funnel && funnel.nodes) || [];
+    $("#funnel-flow").textContent = funnel && funnel.flow ? `(${funnel.flow})` : "";
+    if (!card("funnel-card", nothing || (nodes.length ? "" : "No caller entered a node."))) return;
+    const order = treeOrder(nodes);
+    $("#funnel-box").style.height = `${Math.max(160, order.length * 34 + 70)}px`;
+    const indent = (depth) => (depth ? `${"\u2003".repeat(Math.min(depth, 8) - 1)}\u2514 ` : "");
+    const labels = order.map(([n, depth]) => `${indent(depth)}${n.node}`);
+    const rows = order.map(([n]) => n);
+    chart("funnel-chart", {
+      type: "bar",
+      data: {
+        labels,
+        datasets: [
+          bar("went on", rows.map((n) => Math.max(0, n.entered - n.abandoned - n.escaped)), COLOR.on),
+          bar("hung up here", rows.map((n) => n.abandoned), COLOR.abandoned),
+          bar("asked for a person here", rows.map((n) => n.escaped), COLOR.escaped),
+        ],
+      },
+      options: {
+        indexAxis: "y",
+        scales: { x: { stacked: true, title: { display: true, text: "callers" }, ticks: { precision: 0 } },
+                  y: { stacked: true, ticks: { crossAlign: "far" } } }, // left-aligned: the indent shows
+        plugins: {
+          tooltip: {
+            callbacks: {
+              footer: (items) => {
+                const n = rows[items[0].dataIndex];
+                const next = Object.entries(n.next || {}).map(([to, k]) => `→ ${to}: ${k}`);
+                return [`entered: ${n.entered}`, ...next];
+              },
+            },
+          },
+        },
+      },
+    });
+  }
+
+  function drawTimeToAgent(tta, nothing) {
+    const bins = (tta && tta.histogram) || [];
+    const reached = (tta.live?.count || 0) + (tta.callback?.count || 0);
+    if (!card("tta-card", nothing || (reached ? "" : "No caller reached a person yet."))) return;
+    const row = (name, s) => {
+      const cells = $(`#tta-stats [data-row="${name}"]`).querySelectorAll("td");
+      const values = [name === "on_hold" ? "" : count(s?.count), dur(s?.p50), dur(s?.p90), dur(s?.p99), dur(s?.mean)];
+      values.forEach((v, i) => { cells[i].textContent = v; });
+    };
+    row("live", tta.live);
+    row("callback", tta.callback);
+    row("on_hold", tta.callback?.on_hold);
+    chart("tta-chart", {
+      type: "bar",
+      data: {
+        labels: bins.map((b) => (b.to === null ? `${clock(b.from)}+` : clock(b.from))),
+        datasets: [
+          bar(`live (p50 ${dur(tta.live?.p50)}, p90 ${dur(tta.live?.p90)})`, bins.map((b) => b.live), COLOR.on),
+          bar(`callback (p50 ${dur(tta.callback?.p50)})`, bins.map((b) => b.callback), COLOR.callback),
+        ],
+      },
+      options: {
+        plugins: {
+          tooltip: { callbacks: { title: (items) => {
+            const b = bins[items[0].dataIndex];
+            return b.to === null ? `${clock(b.from)} or more` : `${clock(b.from)} to ${clock(b.to)}`;
+          } } },
+        },
+        scales: { x: { title: { display: true, text: "minutes:seconds until a person was on the line" } },
+                  y: { title: { display: true, text: "callers" }, ticks: { precision: 0 } } },
+      },
+    });
+  }
+
+  function drawByHour(abandonment, nothing) {
+    const hours = (abandonment && abandonment.by_hour) || [];
+    if (!card("hour-card", nothing || (hours.some((h) => h.calls > 0) ? "" : "No calls by hour."))) return;
+    chart("hour-chart", {
+      type: "bar",
+      data: {
+        labels: hours.map((h) => String(h.hour).padStart(2, "0")),
+        datasets: [
+          bar("abandonment rate", hours.map((h) => (h.rate === null ? null : h.rate * 100)), COLOR.abandoned,
+            { yAxisID: "rate", order: 2 }),
+          { type: "line", label: "calls", data: hours.map((h) => h.calls), borderColor: COLOR.calls,
+            backgroundColor: COLOR.calls, yAxisID: "calls", order: 1, pointRadius: 2, borderWidth: 1.5 },
+        ],
+      },
+      options: {
+        scales: {
+          rate: { position: "left", min: 0, suggestedMax: 20, title: { display: true, text: "% abandoned" } },
+          calls: { position: "right", min: 0, grid: { drawOnChartArea: false }, ticks: { precision: 0 },
+                   title: { display: true, text: "calls" } },
+        },
+        plugins: {
+          tooltip: {
+            callbacks: {
+              label: (item) => {
+                const h = hours[item.dataIndex];
+                return item.dataset.yAxisID === "rate"
+                  ? `abandoned ${h.abandoned} of ${h.calls} (${pct(h.rate)})` : `calls: ${h.calls}`;
+              },
+            },
+          },
+        },
+      },
+    });
+  }
+
+  function drawCallbacks(cb, nothing) {
+    if (!card("callbacks-card", nothing || (cb.offered || cb.requested ? "" : "No callback was offered."))) return;
+    const t = cb.time_to_callback || {};
+    $("#callbacks-note").textContent =
+      `${pct(cb.accepted_rate)} of offers taken; time to callback p50 ${dur(t.p50)}, p90 ${dur(t.p90)}, p99 ${dur(t.p99)}.`;
+    const names = ["offered", "requested", "completed", "failed", "pending"];
+    const colors = [COLOR.offered, COLOR.requested, COLOR.callback, COLOR.abandoned, COLOR.pending];
+    chart("callbacks-chart", {
+      type: "bar",
+      data: { labels: names, datasets: [bar("callbacks", names.map((n) => cb[n] || 0), colors)] },
+      plugins: [valueLabels((v) => count(v))],
+      options: {
+        plugins: { legend: { display: false } },
+        scales: { y: { min: 0, ticks: { precision: 0 }, title: { display: true, text: "callbacks" } } },
+      },
+    });
+  }
+
+  function drawVersions(abandonment, nothing) {
+    const versions = [...((abandonment && abandonment.by_flow_version) || [])]
+      .sort((a, b) => a.flow.localeCompare(b.flow) || a.first_call.localeCompare(b.first_call));
+    if (!card("versions-card", nothing || (versions.length ? "" : "No flow versions yet."))) return;
+    chart("versions-chart", {
+      type: "bar",
+      data: {
+        labels: versions.map((v) => [`${v.flow} ${v.version.slice(0, 8)}`,
+          `since ${v.first_call.slice(0, 10)} · ${v.calls} calls`]),
+        datasets: [bar("abandonment rate", versions.map((v) => (v.rate === null ? null : v.rate * 100)), COLOR.abandoned)],
+      },
+      plugins: [valueLabels((v) => (v === null ? "–" : `${v.toFixed(1)}%`))],
+      options: {
+        plugins: {
+          legend: { display: false },
+          tooltip: { callbacks: { label: (item) => {
+            const v = versions[item.dataIndex];
+            return `abandoned ${v.abandoned} of ${v.calls} calls (${pct(v.rate)})`;
+          } } },
+        },
+        scales: { y: { min: 0, suggestedMax: 20, title: { display: true, text: "% abandoned" } } },
+      },
+    });
+  }
+
+  return { drawSummary, drawFunnel, drawTimeToAgent, drawByHour, drawCallbacks, drawVersions };
+})();
