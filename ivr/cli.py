@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
+import signal
 import sys
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -96,12 +98,13 @@ def _serve(args: argparse.Namespace) -> int:
 
     from analytics.call_log import StoreCallLog
     from analytics.errors import StoreError
-    from flows.catalog import load_catalog
+    from flows.versions import ServedFlows
+    from flows.watch import FlowWatcher
     from webhooks.app import create_app
     from webhooks.settings import Settings
 
     try:
-        catalog = load_catalog(args.flows.split(os.pathsep))
+        served = ServedFlows(args.flows.split(os.pathsep))
     except FlowError as err:
         for problem in err.problems:
             print(problem, file=sys.stderr)
@@ -112,11 +115,12 @@ def _serve(args: argparse.Namespace) -> int:
     )
     try:
         call_log = open_call_log(args.db, args.spool)
-        app = create_app(settings, lambda: catalog, call_log)
+        app = create_app(settings, served.catalog, call_log)
     except (ValueError, StoreError) as err:
         print(f"ivr serve: {err}", file=sys.stderr)
         return EXIT_USAGE
     base = settings.public_url or f"http://{args.host}:{args.port}"
+    catalog = served.catalog()
     print(f"Serving {len(catalog.flows)} flow(s): " + ", ".join(f.flow.id for f in catalog.flows))
     print(f"Database: {args.db}")
     print("Paste into the Twilio console (Phone Numbers > your number > Voice configuration):")
@@ -131,9 +135,17 @@ def _serve(args: argparse.Namespace) -> int:
     flusher = call_log.flusher() if isinstance(call_log, StoreCallLog) else None
     if flusher is not None:
         flusher.start()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    watcher = FlowWatcher(served)
+    if args.watch:
+        watcher.start()
+    signal.signal(signal.SIGHUP, lambda *_: watcher.reload_now("SIGHUP"))
+    watching = f"Watching {args.flows} for edits; " if args.watch else ""
+    print(f"{watching}reload the flows with: kill -HUP {os.getpid()}")
     try:
         uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     finally:
+        watcher.stop()
         if flusher is not None:
             flusher.stop()
     return EXIT_OK
@@ -271,6 +283,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--spool",
         default=os.environ.get("IVR_SPOOL", ".ivr-spool"),
         help="folder where events wait while the database is unreachable (env IVR_SPOOL)",
+    )
+    serve.add_argument(
+        "--no-watch",
+        dest="watch",
+        action="store_false",
+        help="do not reload the flows when their files change; reload only on SIGHUP",
     )
     serve.set_defaults(run=_serve)
 

@@ -63,3 +63,13 @@ def test_quick_start_scripts_exist_and_are_executable() -> None:
         path = ROOT / script
         assert path.exists() and path.stat().st_mode & 0o111, script
         assert script.split("/")[-1] in README or script == ".ci/run"
+
+
+def test_every_serve_flag_is_documented() -> None:
+    parser = build_parser()
+    subcommands = next(a for a in parser._actions if a.dest == "command")
+    assert subcommands.choices is not None
+    serve = subcommands.choices["serve"]
+    flags = [f for a in serve._actions for f in a.option_strings if f.startswith("--")]
+    missing = [f for f in flags if f != "--help" and f"[{f}" not in README]
+    assert not missing, f"ivr serve flags missing from the README: {missing}"

@@ -52,8 +52,8 @@ class Voice:
         return self.flows().for_number(req.get("To"))
 
     def flow_of(self, state: CallState) -> LoadedFlow | None:
-        catalog = self.flows()
-        return catalog.by_id(state.flow_id)
+        """The version of the flow the call started on, even after a reload."""
+        return self.flows().for_call(state.flow_id, state.flow_version)
 
     def flow_serving(self, state: CallState) -> LoadedFlow:
         """The loaded flow a call in progress runs on; BadRequest if it is gone."""
@@ -94,10 +94,11 @@ class Voice:
         if loaded is None or not call_sid:
             raise BadRequest("no flow answers this number, or no CallSid")
         known = self.log.load(call_sid)
-        if known is not None and known.steps > 0 and known.flow_id == loaded.flow.id:
+        first = self.flow_of(known) if known is not None else None
+        if known is not None and known.steps > 0 and known.flow_id == loaded.flow.id and first:
             # Twilio retried the first request: answer the way we did the first time.
             result = start_call(
-                loaded.flow,
+                first.flow,
                 known.flow_version,
                 call_sid,
                 known.caller,
