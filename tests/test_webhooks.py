@@ -155,6 +155,16 @@ def test_oversized_input_reaches_a_person(twilio: FakeTwilio) -> None:
     assert response.status_code == 200 and "<Enqueue" in response.text
 
 
+def test_a_signed_body_larger_than_twilio_sends_is_checked_whole(twilio: FakeTwilio) -> None:
+    """Found by tests/test_fuzz_webhooks.py: a body cut short before the signature check
+    failed it, so a correctly signed request got 403 instead of a person."""
+    call = twilio.dial([""])
+    gather_url = call.requests[-1][0]
+    params = {"CallSid": call.sid, "From": "+1", "To": "+15005550006", "CallerName": "é" * 40_000}
+    response = twilio.post(gather_url, params)
+    assert response.status_code == 200 and "<Gather" in response.text  # silence: asked again
+
+
 def test_retried_webhook_writes_no_duplicate_events(
     twilio: FakeTwilio, call_log: StoreCallLog
 ) -> None:

@@ -17,7 +17,9 @@ from twilio.request_validator import (
 
 from webhooks.settings import Settings
 
-MAX_BODY = 64_000  # Twilio's parameters fit in a few kB; more is not Twilio
+# Twilio sends a few kB. The signature covers the whole body, so a larger request signed
+# correctly must still be read whole (handlers bound each value); past this it is not Twilio.
+MAX_BODY = 1_000_000
 
 
 @dataclass(frozen=True)
