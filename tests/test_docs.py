@@ -68,7 +68,7 @@ def test_quick_start_scripts_exist_and_are_executable() -> None:
 def test_every_serve_flag_is_documented() -> None:
     parser = build_parser()
     subcommands = next(a for a in parser._actions if a.dest == "command")
-    assert subcommands.choices is not None
+    assert isinstance(subcommands.choices, dict)
     serve = subcommands.choices["serve"]
     flags = [f for a in serve._actions for f in a.option_strings if f.startswith("--")]
     missing = [f for f in flags if f != "--help" and f"[{f}" not in README]
