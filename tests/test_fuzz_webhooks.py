@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import string
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -38,7 +39,6 @@ from tests.hostile import (
     is_ended,
     keeps_caller_with_a_person,
     query_variants,
-    weird_text,
 )
 from tests.twilio_caller import FakeTwilio, serve
 from webhooks.app import create_app
@@ -179,7 +179,9 @@ def test_unsigned_or_mis_signed_requests_are_refused(server: Server, data: st.Da
     how = data.draw(st.sampled_from(["none", "junk", "other-url", "other-fields"]))
     headers: dict[str, str] = {}
     if how == "junk":
-        headers["X-Twilio-Signature"] = data.draw(weird_text.filter(str.isascii))
+        headers["X-Twilio-Signature"] = data.draw(
+            st.text(alphabet=string.ascii_letters + string.digits + "+/=", min_size=1)
+        )
     elif how == "other-url":
         headers["X-Twilio-Signature"] = server.validator.compute_signature(url + "x", fields)
     elif how == "other-fields":
