@@ -150,9 +150,17 @@ class Voice:
     def status(self, req: TwilioRequest) -> str:
         """Twilio's status callback: the call ended (or progressed). Answered with 204."""
         call_status = req.get("CallStatus")
-        state = self.log.load(req.get("CallSid"))
-        if state is None or call_status not in ENDED:
+        if call_status not in ENDED or not req.get("CallSid"):
             return ""
+        state = self.log.load(req.get("CallSid"))
+        known = state is not None
+        if state is None:
+            # No arrival-order guarantee: the end of a call can overtake its first request.
+            # It is kept anyway; its number sorts it after everything the call does.
+            loaded = self._flow_for(req)
+            if loaded is None or self._is_agent(req.get("From")):
+                return ""  # not a caller's call we answer (an agent's, or no flow's)
+            state = self._unknown_call(req, loaded)
         try:
             number = int(req.get("SequenceNumber") or 0)
         except ValueError:
@@ -164,7 +172,10 @@ class Voice:
             {"status": call_status, "duration": req.get("CallDuration"), "route": state.route},
             seq=sequence.STATUS + number,
         )
-        self.log.record(state, [event])
+        if known:
+            self.log.record(state, [event])
+        else:
+            self.log.append(state, [event])  # leaves the first request a fresh start
         return ""
 
     def fallback(self, req: TwilioRequest) -> str:
@@ -186,6 +197,13 @@ class Voice:
             req.get("From"),
             req.get("To"),
             self.clock(),
+        )
+
+    def _is_agent(self, number: str) -> bool:
+        return any(
+            number in (agent.phone, f"client:{agent.client}")
+            for loaded in self.flows().flows
+            for agent in loaded.flow.agents
         )
 
     def fail_open(self, req: TwilioRequest, reason: str) -> str:
