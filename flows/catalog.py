@@ -3,7 +3,8 @@ each file checked alone, then ids and dialed numbers checked across files."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from flows.loader import LoadedFlow, check_text, flow_files, read_flow_text
@@ -13,6 +14,9 @@ from flows.problems import FlowError, Problem
 @dataclass(frozen=True)
 class Catalog:
     flows: tuple[LoadedFlow, ...]
+    # Versions served before a reload, by (flow id, version): calls in progress finish on
+    # the version they started on (see flows.versions).
+    earlier: Mapping[tuple[str, str], LoadedFlow] = field(default_factory=dict, compare=False)
 
     def for_number(self, dialed: str) -> LoadedFlow | None:
         """The flow answering a dialed number, else the default flow (one with no numbers)."""
@@ -23,6 +27,18 @@ class Catalog:
 
     def by_id(self, flow_id: str) -> LoadedFlow | None:
         return next((f for f in self.flows if f.flow.id == flow_id), None)
+
+    def version_of(self, flow_id: str, version: str) -> LoadedFlow | None:
+        """That exact version of a flow, served now or before a reload."""
+        current = self.by_id(flow_id)
+        if current is not None and current.version == version:
+            return current
+        return self.earlier.get((flow_id, version))
+
+    def for_call(self, flow_id: str, version: str) -> LoadedFlow | None:
+        """The flow a call in progress runs on: the version it started on, else (another
+        host's newer edit, or a version forgotten after a restart) the one served now."""
+        return self.version_of(flow_id, version) or self.by_id(flow_id)
 
 
 def check_paths(targets: list[str]) -> tuple[list[LoadedFlow], list[Problem]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -99,14 +100,15 @@ def _serve(args: argparse.Namespace) -> int:
 
     from analytics.call_log import StoreCallLog
     from analytics.errors import StoreError
-    from flows.catalog import load_catalog
+    from flows.versions import ServedFlows
+    from ivr.flow_watch import FlowWatcher
     from webhooks.access import exposure_problem
     from webhooks.app import create_app
     from webhooks.settings import Settings
 
     logs.configure(args.log_format)
     try:
-        catalog = load_catalog(args.flows.split(os.pathsep))
+        served = ServedFlows(args.flows.split(os.pathsep))
     except FlowError as err:
         for problem in err.problems:
             print(problem, file=sys.stderr)
@@ -125,11 +127,12 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         privacy = privacy_of(args)
         call_log = open_call_log(args.db, args.spool, privacy)
-        app = create_app(settings, lambda: catalog, call_log)
+        app = create_app(settings, served.catalog, call_log)
     except (ValueError, StoreError) as err:
         print(f"ivr serve: {err}", file=sys.stderr)
         return EXIT_USAGE
     base = settings.public_url or f"http://{args.host}:{args.port}"
+    catalog = served.catalog()
     print(f"Serving {len(catalog.flows)} flow(s): " + ", ".join(f.flow.id for f in catalog.flows))
     print(f"Database: {args.db}")
     print("Paste into the Twilio console (Phone Numbers > your number > Voice configuration):")
@@ -144,11 +147,18 @@ def _serve(args: argparse.Namespace) -> int:
     flusher = call_log.flusher() if isinstance(call_log, StoreCallLog) else None
     if flusher is not None:
         flusher.start()
+    watcher = FlowWatcher(served)
+    if args.watch:
+        watcher.start()
+    signal.signal(signal.SIGHUP, lambda *_: watcher.reload_now("SIGHUP"))
+    watching = f"Watching {args.flows} for edits; " if args.watch else ""
+    print(f"{watching}reload the flows with: kill -HUP {os.getpid()}")
     try:
         # Our own loggers and format for uvicorn's lines too; our request line replaces
         # its access log, which would write the query strings (call state) to the log.
         uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)
     finally:
+        watcher.stop()
         if flusher is not None:
             flusher.stop()
     return EXIT_OK
@@ -290,6 +300,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder where events wait while the database is unreachable (env IVR_SPOOL)",
     )
     add_serve_ops_options(serve)
+    serve.add_argument(
+        "--no-watch",
+        dest="watch",
+        action="store_false",
+        help="do not reload the flows when their files change; reload only on SIGHUP",
+    )
     serve.set_defaults(run=_serve)
 
     db = commands.add_parser("db", help="database maintenance", description="Database maintenance.")

@@ -189,6 +189,19 @@ def test_full_queue_becomes_a_callback(twilio: FakeTwilio, call_log: StoreCallLo
     assert len(call_log.callbacks_for(call.sid)) == 1
 
 
+@pytest.mark.parametrize("result", ["", "leave", "something-new"])
+def test_leaving_the_queue_with_nowhere_to_go_reaches_a_person(
+    twilio: FakeTwilio, call_log: StoreCallLog, result: str
+) -> None:
+    """Found by tests/test_fuzz_webhooks.py: a queue result without QueueResult, one Twilio
+    does not send, or a <Leave> with no callback booked was answered with <Hangup/>."""
+    call = twilio.dial(["0"])
+    answer = twilio.post(call.end_url, {**queue_params(call, 0, 0, 0, 0), "QueueResult": result})
+    assert answer.status_code == 200
+    assert "Enqueue" in [v.tag for v in ET.fromstring(answer.text)]
+    assert call_log.callbacks_for(call.sid) == []
+
+
 def test_retried_wait_request_logs_once(twilio: FakeTwilio, call_log: StoreCallLog) -> None:
     call = twilio.dial(["0"])
     url = wait_url(twilio, call)

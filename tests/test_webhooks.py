@@ -155,6 +155,34 @@ def test_oversized_input_reaches_a_person(twilio: FakeTwilio) -> None:
     assert response.status_code == 200 and "<Enqueue" in response.text
 
 
+def test_a_signed_body_larger_than_twilio_sends_is_checked_whole(twilio: FakeTwilio) -> None:
+    """Found by tests/test_fuzz_webhooks.py: a body cut short before the signature check
+    failed it, so a correctly signed request got 403 instead of a person."""
+    call = twilio.dial([""])
+    gather_url = call.requests[-1][0]
+    params = {"CallSid": call.sid, "From": "+1", "To": "+15005550006", "CallerName": "é" * 40_000}
+    response = twilio.post(gather_url, params)
+    assert response.status_code == 200 and "<Gather" in response.text  # silence: asked again
+
+
+def test_junk_in_a_signed_request_never_stops_the_database_keeping_the_call(
+    twilio: FakeTwilio, call_log: StoreCallLog
+) -> None:
+    """Found by tests/test_fuzz_webhooks.py on PostgreSQL: a NUL character or a value longer
+    than a column made the database refuse the call's events (and look down for everyone)."""
+    sid = "CA" + "7" * 32
+    junk = {"CallSid": sid + "x" * 100, "From": "+1555\x00" + "9" * 300, "To": "+15005550006"}
+    answer = twilio.post(twilio.base_url + "/twilio/voice", junk)
+    gather = ET.fromstring(answer.text).find("Gather")
+    assert gather is not None
+    action = twilio.base_url + (gather.get("action") or "")
+    said = twilio.post(action, {**junk, "SpeechResult": "bill\x00ing"})
+    assert said.status_code == 200
+    assert call_log.spool.depth() == 0
+    kinds = [e.kind for e in call_log.events_of((sid + "x" * 100)[:64])]
+    assert kinds[0] == "call_started" and "input" in kinds
+
+
 def test_retried_webhook_writes_no_duplicate_events(
     twilio: FakeTwilio, call_log: StoreCallLog
 ) -> None:

@@ -173,7 +173,7 @@ def create_app(
         """The process is up."""
         return {"status": "ok"}
 
-    @app.get("/readyz")
+    @app.get("/readyz", responses={503: {"description": "Flows or the database are not ready."}})
     async def readyz() -> JSONResponse:
         """Flows are loaded and the call log (database) answers."""
         flows_loaded = len(flows().flows) > 0
@@ -182,7 +182,7 @@ def create_app(
         body = {"status": "ok" if ok else "not ready", "flows": flows_loaded, "database": database}
         return JSONResponse(body, status_code=200 if ok else 503)
 
-    @app.get("/api/calls/{call_sid}")
+    @app.get("/api/calls/{call_sid}", responses={404: {"description": "No such call."}})
     async def call_context(call_sid: str) -> JSONResponse:
         bind_call(call_sid)
         state = call_log.load(call_sid)

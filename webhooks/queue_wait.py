@@ -26,6 +26,14 @@ def _number(text: str, default: float = 0.0) -> float:
         return default
 
 
+# Twilio's QueueResult values after which the caller needs nothing more from us, or (the
+# last three) a callback; "leave" follows a booked callback.
+LEFT_FOR_GOOD = frozenset(
+    {"bridged", "bridging-in-process", "hangup", "redirected", "redirected-from-bridged"}
+    | {"queue-full", "error", "system-error"}
+)
+
+
 @dataclass
 class QueueWait:
     voice: Voice
@@ -168,6 +176,11 @@ class QueueWait:
         self._append(
             state, [Event("queue_left", now, state.node or None, details)], sequence.QUEUE_RESULT
         )
+        booked = outcome == "leave" and bool(self.voice.log.callbacks_for(state.call_sid))
+        if outcome not in LEFT_FOR_GOOD and not booked:
+            # A result Twilio does not send, or a <Leave> with no callback booked: the
+            # caller is still on the line with nowhere to go.
+            raise BadRequest(f"the caller left the queue with no way on ({outcome!r})")
         if outcome in ("queue-full", "error", "system-error"):
             # The queue could not hold the caller: a callback keeps the promise.
             queue = (state.route or "queue:").removeprefix("queue:")

@@ -17,7 +17,13 @@ from twilio.request_validator import (
 
 from webhooks.settings import Settings
 
-MAX_BODY = 64_000  # Twilio's parameters fit in a few kB; more is not Twilio
+# Twilio sends a few kB. The signature covers the whole body, so a larger request signed
+# correctly must still be read whole (handlers bound each value); past this it is not Twilio.
+MAX_BODY = 1_000_000
+MAX_VALUE = 200  # numbers, sids, statuses: the database keeps at most this
+# Longer ones: what the caller said or keyed (the handlers refuse far longer input) and
+# the URL of a failed request, which carries the call's state.
+FIELD_LIMITS = {"CallSid": 64, "SpeechResult": 10_000, "Digits": 10_000, "ErrorUrl": 10_000}
 
 
 @dataclass(frozen=True)
@@ -26,7 +32,11 @@ class TwilioRequest:
     params: ImmutableMultiDict[str, str]
 
     def get(self, name: str, default: str = "") -> str:
-        return self.params.get(name, default)
+        """A parameter as the handlers may use it: without NUL characters and cut to what a
+        Twilio value can be, so junk in a signed request cannot make the database refuse
+        the call's events (the signature is checked on `params` as sent)."""
+        value = self.params.get(name, default).replace("\x00", "")
+        return value[: FIELD_LIMITS.get(name, MAX_VALUE)]
 
 
 def public_url(request: Request, settings: Settings) -> str:

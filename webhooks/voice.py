@@ -52,8 +52,8 @@ class Voice:
         return self.flows().for_number(req.get("To"))
 
     def flow_of(self, state: CallState) -> LoadedFlow | None:
-        catalog = self.flows()
-        return catalog.by_id(state.flow_id)
+        """The version of the flow the call started on, even after a reload."""
+        return self.flows().for_call(state.flow_id, state.flow_version)
 
     def flow_serving(self, state: CallState) -> LoadedFlow:
         """The loaded flow a call in progress runs on; BadRequest if it is gone."""
@@ -94,10 +94,11 @@ class Voice:
         if loaded is None or not call_sid:
             raise BadRequest("no flow answers this number, or no CallSid")
         known = self.log.load(call_sid)
-        if known is not None and known.steps > 0 and known.flow_id == loaded.flow.id:
+        first = self.flow_of(known) if known is not None else None
+        if known is not None and known.steps > 0 and known.flow_id == loaded.flow.id and first:
             # Twilio retried the first request: answer the way we did the first time.
             result = start_call(
-                loaded.flow,
+                first.flow,
                 known.flow_version,
                 call_sid,
                 req.get("From") or known.caller,  # the stored one may be masked or hashed
@@ -149,9 +150,17 @@ class Voice:
     def status(self, req: TwilioRequest) -> str:
         """Twilio's status callback: the call ended (or progressed). Answered with 204."""
         call_status = req.get("CallStatus")
-        state = self.log.load(req.get("CallSid"))
-        if state is None or call_status not in ENDED:
+        if call_status not in ENDED or not req.get("CallSid"):
             return ""
+        state = self.log.load(req.get("CallSid"))
+        known = state is not None
+        if state is None:
+            # No arrival-order guarantee: the end of a call can overtake its first request.
+            # It is kept anyway; its number sorts it after everything the call does.
+            loaded = self._flow_for(req)
+            if loaded is None or self._is_agent(req.get("From")):
+                return ""  # not a caller's call we answer (an agent's, or no flow's)
+            state = self._unknown_call(req, loaded)
         try:
             number = int(req.get("SequenceNumber") or 0)
         except ValueError:
@@ -163,7 +172,10 @@ class Voice:
             {"status": call_status, "duration": req.get("CallDuration"), "route": state.route},
             seq=sequence.STATUS + number,
         )
-        self.log.record(state, [event])
+        if known:
+            self.log.record(state, [event])
+        else:
+            self.log.append(state, [event])  # leaves the first request a fresh start
         return ""
 
     def fallback(self, req: TwilioRequest) -> str:
@@ -185,6 +197,13 @@ class Voice:
             req.get("From"),
             req.get("To"),
             self.clock(),
+        )
+
+    def _is_agent(self, number: str) -> bool:
+        return any(
+            number in (agent.phone, f"client:{agent.client}")
+            for loaded in self.flows().flows
+            for agent in loaded.flow.agents
         )
 
     def fail_open(self, req: TwilioRequest, reason: str) -> str:
