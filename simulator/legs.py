@@ -34,7 +34,7 @@ class Dequeued:
     bridge: Bridge
 
 
-@dataclass
+@dataclass(eq=False)  # a leg is itself: compared and hashed by identity
 class Leg:
     sid: str
     caller: str  # From
@@ -55,6 +55,11 @@ class Leg:
     log: list[str] = field(default_factory=list)  # what happened, in order, for people
     end: str = ""  # queue:NAME, dial:TARGET, record, hangup, hung-up, completed
     end_url: str = ""
+    queued_at: float | None = None  # when they last joined a queue
+    left_queue_at: float | None = None
+    queue_result: str | None = None  # Twilio's QueueResult when they last left a queue
+    bridged_at: float | None = None  # when a person was first on the line with them
+    hung_up_in: str | None = None  # prompt, queue: where the person gave up, if they did
 
     def params(self) -> dict[str, str]:
         """The parameters Twilio sends with every request about this leg."""

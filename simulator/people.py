@@ -46,6 +46,7 @@ class Prompt:
     num_digits: int | None
     finish_on_key: str
     timeout: float
+    queue: str | None = None  # the queue the person is waiting in, at a wait-URL prompt
 
 
 class Party(Protocol):

@@ -26,7 +26,7 @@ from simulator.twiml_rules import DEQUEUE, MAIN, WAIT, WHISPER
 from simulator.webhooks import Webhooks
 
 Wait = Generator[simpy.Event, Any, Any]
-MAX_REQUESTS = 400  # per leg: more means the TwiML loops
+MAX_BURST = 50  # requests for one leg without a moment passing: the TwiML loops
 
 
 @dataclass(frozen=True)
@@ -81,8 +81,12 @@ class StandIn:
         self.stops = frozenset(stops)  # verbs at which a leg stops (old-style test calls)
         self.queues: dict[str, Queue] = {}
         self.legs: list[Leg] = []
+        # Legs not ended yet, in the order they started (a dict: a set's order would make
+        # seeded simulations differ from run to run).
+        self.live: dict[Leg, None] = {}
         self.on_join: list[Callable[[Queue, Leg], None]] = []
         self.errors: list[str] = []
+        self._bursts: dict[str, tuple[float, int]] = {}
 
     # --- time -------------------------------------------------------------------------
     def now(self) -> datetime:
@@ -118,6 +122,7 @@ class StandIn:
             started=float(self.env.now),
         )
         self.legs.append(leg)
+        self.live[leg] = None
         leg.process = self.env.process(self._run(leg))
         return leg
 
@@ -175,6 +180,8 @@ class StandIn:
             leg.queue.leave(leg)
         leg.state = "ended"
         leg.ended = float(self.env.now)
+        self.live.pop(leg, None)
+        self._bursts.pop(leg.sid, None)
         if leg.status_callback:
             params = leg.params() | {
                 "CallStatus": "completed",
@@ -186,9 +193,13 @@ class StandIn:
             self.webhooks.post(leg.status_callback, params)
 
     def _fetch(self, leg: Leg, request: Request, context: str) -> ET.Element:
-        if len(leg.requests) >= MAX_REQUESTS:
+        at, burst = self._bursts.get(leg.sid, (-1.0, 0))
+        burst = burst + 1 if at == self.env.now else 1
+        self._bursts[leg.sid] = (float(self.env.now), burst)
+        if burst > MAX_BURST:
             raise twiml_rules.TwimlError(
-                f"{request.url}: call {leg.sid} made {MAX_REQUESTS} requests; the TwiML loops"
+                f"{request.url}: call {leg.sid} made {MAX_BURST} requests without a moment "
+                "passing; the TwiML loops"
             )
         leg.requests.append((request.url, request.params))
         text = self.webhooks.twiml(request.url, request.params, request.method)
@@ -258,13 +269,15 @@ class StandIn:
         num_digits = _int(verb.get("numDigits"), 0) or None
         finish = verb.get("finishOnKey", "#")
         timeout = float(_int(verb.get("timeout"), 5))
+        queue = leg.queue.name if leg.queue is not None else None
         prompt = Prompt(
-            " ".join(spoken), context, url, " ".join(kinds), num_digits, finish, timeout
+            " ".join(spoken), context, url, " ".join(kinds), num_digits, finish, timeout, queue
         )
         turn = leg.party.turn(prompt)
         if turn.hang_up:
             yield self.env.timeout(turn.after)
             leg.log.append(f"hung up at a prompt: {prompt.heard[:60]}")
+            leg.hung_up_in = "prompt" if context == MAIN else "queue"
             raise _PersonHungUp
         digits = _digits(turn, kinds, num_digits, finish)
         speech = turn.speech if "speech" in kinds and not turn.digits else ""
@@ -297,7 +310,7 @@ class StandIn:
         if not queue.join(leg, joined):
             result = "queue-full"
         else:
-            leg.queue, leg.state = queue, "queued"
+            leg.queue, leg.state, leg.queued_at = queue, "queued", joined
             leg.log.append(f"queued in {name}")
             patience = leg.party.patience()
             if patience is not None:
@@ -308,20 +321,25 @@ class StandIn:
                 yield from self._wait_loop(leg, queue, wait, _method(verb, "waitUrlMethod"))
             except _Leave:
                 result = "leave"
-            except _Ended:
+            except (_Ended, _PersonHungUp):  # <Hangup/> in the wait TwiML, or at its prompt
                 result = "hangup"
             except simpy.Interrupt as interrupt:
+                leg.left_queue_at = float(self.env.now)
                 if isinstance(interrupt.cause, Dequeued):
                     queue.leave(leg)
                     yield from self._bridged(leg, queue, joined, interrupt.cause.bridge)
                     result = "bridged"
                 else:
                     result = "hangup"
+                    leg.hung_up_in = "queue"
                     leg.log.append(f"abandoned {name} after {self.env.now - joined:.0f}s")
+            if leg.left_queue_at is None or leg.left_queue_at < joined:
+                leg.left_queue_at = float(self.env.now)
             queue.leave(leg)
             leg.queue = None
             leg.state = "in-progress"
         leg.log.append(f"queue result {result}")
+        leg.queue_result = result
         hung_up = result in ("hangup", "bridged")  # the caller ends the call after a bridge
         if action is None:
             if hung_up:
@@ -373,7 +391,7 @@ class StandIn:
             }
             root = self._fetch(leg, Request(bridge.url, params, bridge.method), DEQUEUE)
             yield from self._execute(leg, root, bridge.url, DEQUEUE)
-        leg.state = "bridged"
+        leg.state, leg.bridged_at = "bridged", float(self.env.now)
         leg.log.append(f"bridged with {bridge.agent.caller}")
         bridge.ready.succeed()
         yield bridge.done
@@ -451,6 +469,7 @@ class StandIn:
                 child.state, child.end, child.ended = "ended", "hangup", float(self.env.now)
                 return "no-answer", child.sid
         leg.state = child.state = "bridged"
+        leg.bridged_at = child.bridged_at = float(self.env.now)
         leg.log.append(f"bridged with {target}")
         yield self.env.timeout(max(leg.party.talk_seconds(), answer.party.talk_seconds()))
         leg.state = "in-progress"
