@@ -14,10 +14,8 @@ from dataclasses import dataclass, field
 from flows.model import VARIABLE_RE, AskNode, Flow, MenuNode, prompt_texts
 from flows.phrases import escape_phrases
 from simulator.distributions import Distribution
-from simulator.people import Prompt, Turn
+from simulator.people import HANG_UP, Prompt, Turn
 from simulator.twiml_rules import MAIN, WAIT
-
-HANG_UP = "hangup"  # the choice weight key for hanging up at a menu
 
 
 def recognise(flow: Flow, heard: str) -> str | None:

@@ -7,7 +7,6 @@ what a real day would leave there, and the simulator keeps its own tally to comp
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,7 +15,7 @@ import simpy
 
 from flows.model import Flow
 from simulator.callers import Behaviour, SimAgent, SimCaller
-from simulator.distributions import Distribution
+from simulator.distributions import Distribution, Shift
 from simulator.legs import Leg
 from simulator.people import Scripted
 from simulator.queues import Queue
@@ -24,28 +23,6 @@ from simulator.standin import Answer, StandIn, Wait
 
 SHORT_ABANDON = 5.0  # seconds; the server leaves such calls out of rates the same way
 POLL = 10.0
-
-
-@dataclass(frozen=True)
-class Shift:
-    agents: int
-    start: float = 0.0
-    end: float = math.inf
-
-    @classmethod
-    def parse(cls, text: str) -> Shift:
-        """`5` (all the time) or `5@0-3600` (five agents from 0 s to 3600 s)."""
-        count, _, window = text.partition("@")
-        try:
-            if not window:
-                return cls(int(count))
-            start, _, end = window.partition("-")
-            shift = cls(int(count), float(start), float(end))
-        except ValueError:
-            raise ValueError(f"'{text}' is not a shift; write 5 or 5@0-3600") from None
-        if shift.end <= shift.start or shift.agents < 0:
-            raise ValueError(f"'{text}': a shift needs agents >= 0 and start < end")
-        return shift
 
 
 @dataclass(frozen=True)

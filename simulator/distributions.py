@@ -1,8 +1,11 @@
-"""Random durations: patience, handle times. Written `exp:120`, `fixed:30`, `uniform:10-50`,
+"""Random durations and agents' shifts.
+
+Durations: patience, handle times. Written `exp:120`, `fixed:30`, `uniform:10-50`,
 or a bare number of seconds for an exponential distribution with that mean."""
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 
@@ -47,3 +50,25 @@ class Distribution:
         if dist.low < 0:
             raise ValueError(f"'{text}': durations cannot be negative")
         return dist
+
+
+@dataclass(frozen=True)
+class Shift:
+    agents: int
+    start: float = 0.0
+    end: float = math.inf
+
+    @classmethod
+    def parse(cls, text: str) -> Shift:
+        """`5` (all the time) or `5@0-3600` (five agents from 0 s to 3600 s)."""
+        count, _, window = text.partition("@")
+        try:
+            if not window:
+                return cls(int(count))
+            start, _, end = window.partition("-")
+            shift = cls(int(count), float(start), float(end))
+        except ValueError:
+            raise ValueError(f"'{text}' is not a shift; write 5 or 5@0-3600") from None
+        if shift.end <= shift.start or shift.agents < 0:
+            raise ValueError(f"'{text}': a shift needs agents >= 0 and start < end")
+        return shift

@@ -10,6 +10,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
+HANG_UP = "hangup"  # a scripted turn, and the choice weight key, for hanging up
+
 
 @dataclass(frozen=True)
 class Turn:
@@ -28,7 +30,7 @@ class Turn:
     def parse(text: str) -> Turn:
         """A scripted turn: keys (`123#`), words, '' for silence, or `hangup`."""
         text = text.strip()
-        if text == "hangup":
+        if text == HANG_UP:
             return Turn(hang_up=True, after=0.0)
         if text and set(text) <= set("0123456789*#"):
             return Turn(digits=text)
