@@ -138,6 +138,7 @@ class SimAgent:
     shift_end: float
     clock: Callable[[], float]  # the simulation's time, in seconds
     calls: int = 0
+    idle: bool = False  # off the line, watching the wallboard
 
     def on_shift(self) -> bool:
         return self.clock() < self.shift_end

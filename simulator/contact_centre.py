@@ -23,6 +23,7 @@ from simulator.standin import Answer, StandIn, Wait
 
 SHORT_ABANDON = 5.0  # seconds; the server leaves such calls out of rates the same way
 POLL = 10.0
+IDLE_CHECK = 120.0  # an idle agent looks again this often, callbacks included
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,15 @@ class Scenario:
     drain: float = 4 * 3600.0  # how long calls still in progress may take after arrivals stop
 
 
+@dataclass(frozen=True)
+class QueueVisit:
+    """One caller's time in a queue."""
+
+    arrived: float  # when the call started
+    waited: float  # seconds in the queue
+    abandoned: bool  # hung up there
+
+
 @dataclass
 class Tally:
     """What the simulated callers did, counted on the simulator's side."""
@@ -57,6 +67,7 @@ class Tally:
     queued: int = 0
     queue_seconds: float = 0.0  # time in queue, all queued callers
     waits_to_agent: list[float] = field(default_factory=list)
+    visits: list[QueueVisit] = field(default_factory=list)  # in order of arrival
     requests: int = 0
     simulated_seconds: float = 0.0
 
@@ -112,7 +123,9 @@ class Simulation:
         self.callbacks_dialed = 0
         self.dialed = scenario.dialed or (scenario.flow.numbers or ["+15005550006"])[0]
         standin.phonebook = self._answer
-        standin.on_join.append(self._wallboard)
+        standin.on_join.append(lambda queue, _: self._wallboard(queue.name))
+        standin.on_left.append(self._left)
+        standin.on_pause.append(self._idle)
 
     def run(self) -> Tally:
         start = float(self.env.now)
@@ -152,30 +165,40 @@ class Simulation:
         )
         self.agents.append(agent)
         yield self.env.timeout(shift.start)
+        self._dial_in(agent)
+        while agent.on_shift():
+            yield self.env.timeout(IDLE_CHECK)
+            if agent.idle and agent.on_shift():
+                self._dial_in(agent)
+
+    def _dial_in(self, agent: SimAgent) -> None:
+        agent.idle = False
+        # The agent line is configured with a voice URL only, no status callback.
         self.standin.call(
-            agent, caller=agent.phone, called=self.scenario.agent_line, url="/twilio/agent"
+            agent,
+            caller=agent.phone,
+            called=self.scenario.agent_line,
+            url="/twilio/agent",
+            status_callback=None,
         )
-        yield self.env.timeout(max(0.0, agent.shift_end - shift.start))
-        for leg in self._legs_of(agent):
-            if leg.state == "paused":
-                self.standin.hang_up(leg, "shift over")
 
-    def _legs_of(self, party: object) -> list[Leg]:
-        return [leg for leg in self.standin.live if leg.party is party]
+    def _idle(self, leg: Leg) -> bool:
+        """Nobody is waiting: the agent hangs up and watches the wallboard instead of
+        holding on the agent line, so a new caller is answered at once."""
+        if isinstance(leg.party, SimAgent):
+            leg.party.idle = True
+            return True
+        return False
 
-    def _wallboard(self, queue: Queue, _: Leg) -> None:
-        """An idle agent sees a caller join their queue and calls the agent line again,
-        rather than waiting out the line's hold pause."""
-        for leg in list(self.standin.live):
-            party = leg.party
-            if (
-                isinstance(party, SimAgent)
-                and leg.state == "paused"
-                and queue.name in party.queues
-                and party.on_shift()
-            ):
-                self.standin.redial(leg)
+    def _wallboard(self, queue: str) -> None:
+        for agent in self.agents:
+            if agent.idle and queue in agent.queues and agent.on_shift():
+                self._dial_in(agent)
                 return
+
+    def _left(self, queue: Queue, leg: Leg, result: str) -> None:
+        if result == "leave":  # maybe a callback was booked: someone should place it
+            self._wallboard(queue.name)
 
     def _answer(self, target: str, leg: Leg) -> Answer:
         rng = self.behaviour.rng
@@ -235,7 +258,9 @@ class Simulation:
             if leg.queued_at is not None:
                 tally.queued += 1
                 left = leg.left_queue_at if leg.left_queue_at is not None else leg.ended
-                tally.queue_seconds += (left or float(self.env.now)) - leg.queued_at
+                waited = (left or float(self.env.now)) - leg.queued_at
+                tally.queue_seconds += waited
+                tally.visits.append(QueueVisit(leg.started, waited, leg.hung_up_in == "queue"))
             if leg.bridged_at is not None and leg.queued_at is not None:
                 tally.reached_agent += 1
                 tally.waits_to_agent.append(leg.bridged_at - leg.queued_at)

@@ -84,7 +84,12 @@ class StandIn:
         # Legs not ended yet, in the order they started (a dict: a set's order would make
         # seeded simulations differ from run to run).
         self.live: dict[Leg, None] = {}
+        # Hooks for simulations. on_join: a caller joined a queue. on_left: a caller left
+        # one (with Twilio's QueueResult). on_pause: a call holds on a <Pause>; a hook that
+        # answers True makes the person hang up instead of holding.
         self.on_join: list[Callable[[Queue, Leg], None]] = []
+        self.on_left: list[Callable[[Queue, Leg, str], None]] = []
+        self.on_pause: list[Callable[[Leg], bool]] = []
         self.errors: list[str] = []
         self._bursts: dict[str, tuple[float, int]] = {}
 
@@ -221,6 +226,9 @@ class StandIn:
                 leg.log.append(f"play {verb.text}")
                 yield self.env.timeout(self.play_seconds * _int(verb.get("loop"), 1))
             elif tag == "Pause":
+                if context == MAIN and any([hook(leg) for hook in self.on_pause]):
+                    leg.log.append("hung up rather than hold")
+                    raise _PersonHungUp
                 previous, leg.state = leg.state, "paused" if context == MAIN else leg.state
                 yield self.env.timeout(_int(verb.get("length"), 1))
                 leg.state = previous
@@ -340,6 +348,8 @@ class StandIn:
             leg.state = "in-progress"
         leg.log.append(f"queue result {result}")
         leg.queue_result = result
+        for hook in self.on_left:
+            hook(queue, leg, result)
         hung_up = result in ("hangup", "bridged")  # the caller ends the call after a bridge
         if action is None:
             if hung_up:
