@@ -58,7 +58,7 @@ def test_the_model_itself_on_cases_with_known_answers() -> None:
 def batch_error(values: list[float]) -> float:
     size = len(values) // BATCHES
     means = [statistics.fmean(values[i * size : (i + 1) * size]) for i in range(BATCHES)]
-    return float(statistics.stdev(means)) / BATCHES**0.5
+    return float(statistics.stdev(means) / math.sqrt(BATCHES))
 
 
 @pytest.mark.parametrize(
