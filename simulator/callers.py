@@ -120,6 +120,9 @@ class SimCaller:
         b = self.behaviour
         return b.patience.sample(b.rng) if b.patience else None
 
+    def gives_up(self) -> bool:
+        return not self.asked_callback
+
     def talk_seconds(self) -> float:
         return 0.0  # the agent's handle time sets the length of the conversation
 
@@ -150,6 +153,9 @@ class SimAgent:
 
     def patience(self) -> float | None:
         return None
+
+    def gives_up(self) -> bool:
+        return False
 
     def talk_seconds(self) -> float:
         self.calls += 1

@@ -60,6 +60,11 @@ class Party(Protocol):
         """Seconds they stay in a queue before hanging up (None: for ever)."""
         ...
 
+    def gives_up(self) -> bool:
+        """Their patience ran out: do they hang up now? (False: they took a callback and
+        are only waiting to hear it confirmed.)"""
+        ...
+
     def talk_seconds(self) -> float:
         """How long they keep a conversation going once bridged to someone."""
         ...
@@ -87,6 +92,9 @@ class Scripted:
 
     def patience(self) -> float | None:
         return self.wait
+
+    def gives_up(self) -> bool:
+        return True
 
     def talk_seconds(self) -> float:
         return self.talk

@@ -371,7 +371,7 @@ class StandIn:
 
     def _lose_patience(self, leg: Leg, queue: Queue, patience: float) -> Wait:
         yield self.env.timeout(patience)
-        if leg.state in ("queued", "paused") and leg.queue is queue and leg in queue.members:
+        if leg.state == "queued" and leg in queue.members and leg.party.gives_up():
             self.hang_up(leg, "patience")
 
     def _wait_loop(self, leg: Leg, queue: Queue, wait: str | None, method: str) -> Wait:
