@@ -63,3 +63,14 @@ def test_quick_start_scripts_exist_and_are_executable() -> None:
         path = ROOT / script
         assert path.exists() and path.stat().st_mode & 0o111, script
         assert script.split("/")[-1] in README or script == ".ci/run"
+
+
+def test_every_simulate_flag_is_documented() -> None:
+    parser = build_parser()
+    subcommands = next(a for a in parser._actions if a.dest == "command")
+    assert subcommands.choices is not None
+    simulate = subcommands.choices["simulate"]
+    for action in simulate._actions:
+        for flag in action.option_strings:
+            if flag.startswith("--") and action.help != "==SUPPRESS==" and flag != "--help":
+                assert f"`{flag}" in README, f"ivr simulate {flag} is not in the README"

@@ -10,7 +10,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.parametrize("package", ["ivr", "flows", "webhooks", "analytics"])
+@pytest.mark.parametrize("package", ["ivr", "flows", "webhooks", "analytics", "simulator"])
 def test_package_comes_from_this_repository(package: str) -> None:
     module = importlib.import_module(package)
     assert module.__file__ is not None
@@ -30,6 +30,15 @@ def test_engine_imports_no_web_sql_or_twilio_library() -> None:
 
 def test_flows_is_the_bottom_layer() -> None:
     for source in (ROOT / "flows").glob("*.py"):
+        for line in source.read_text().splitlines():
+            words = line.split()
+            if words[:1] in (["import"], ["from"]) and len(words) > 1:
+                top = words[1].split(".")[0]
+                assert top not in ("ivr", "webhooks", "analytics"), f"{source.name}: {line}"
+
+
+def test_the_simulator_reaches_the_server_only_over_http() -> None:
+    for source in (ROOT / "simulator").glob("*.py"):
         for line in source.read_text().splitlines():
             words = line.split()
             if words[:1] in (["import"], ["from"]) and len(words) > 1:

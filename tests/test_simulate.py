@@ -58,7 +58,7 @@ def figures_from_events(call_log: StoreCallLog) -> dict[str, int]:
     queue_hangup: set[str] = set()
     for sid, kind, details in rows:
         kinds.setdefault(sid, Counter())[kind] += 1
-        if kind == "call_ended":
+        if kind == "call_ended" and "status" in details:  # the status callback's, not an end's
             ended[sid] = details
         if kind == "queue_left" and details.get("result") == "hangup":
             queue_hangup.add(sid)
