@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import re
 import shlex
 import subprocess
@@ -68,8 +69,9 @@ def test_quick_start_scripts_exist_and_are_executable() -> None:
 def test_every_simulate_flag_is_documented() -> None:
     parser = build_parser()
     subcommands = next(a for a in parser._actions if a.dest == "command")
-    assert subcommands.choices is not None
+    assert isinstance(subcommands.choices, dict)
     simulate = subcommands.choices["simulate"]
+    assert isinstance(simulate, argparse.ArgumentParser)
     for action in simulate._actions:
         for flag in action.option_strings:
             if flag.startswith("--") and action.help != "==SUPPRESS==" and flag != "--help":
