@@ -18,6 +18,7 @@ import simpy
 
 from analytics.call_log import StoreCallLog
 from flows.loader import load_text
+from ivr.cli import main
 from simulator.contact_centre import Scenario, Simulation
 from simulator.distributions import Distribution, Shift
 from simulator.server import free_port
@@ -76,7 +77,9 @@ def wait_ready(process: subprocess.Popen[bytes], base: str, log: Path) -> None:
     raise AssertionError(f"{base} never became ready")
 
 
-def test_calls_hop_between_two_servers_and_count_right(pg_url: str, tmp_path: Path) -> None:
+@pytest.fixture
+def two_servers(pg_url: str, tmp_path: Path) -> Iterator[list[str]]:
+    """Two `ivr serve` processes on one PostgreSQL database; their base URLs."""
     flow = tmp_path / "shop.yaml"
     flow.write_text(FLOW)
     with ExitStack() as stack:
@@ -90,8 +93,14 @@ def test_calls_hop_between_two_servers_and_count_right(pg_url: str, tmp_path: Pa
             hosts.append((process, base))
         for (process, base), name in zip(hosts, "ab", strict=True):
             wait_ready(process, base, tmp_path / name / "server.log")
-        webhooks = Webhooks(PUBLIC, TOKEN, hosts=[base for _, base in hosts])
-        stack.callback(webhooks.close)
+        yield [base for _, base in hosts]
+
+
+def test_calls_hop_between_two_servers_and_count_right(
+    two_servers: list[str], pg_url: str, tmp_path: Path
+) -> None:
+    webhooks = Webhooks(PUBLIC, TOKEN, hosts=two_servers)
+    try:
         scenario = Scenario(
             load_text(FLOW, "shop.yaml").flow,
             calls_per_hour=120,
@@ -107,6 +116,8 @@ def test_calls_hop_between_two_servers_and_count_right(pg_url: str, tmp_path: Pa
         # The servers keep the wall clock; the callers' time is virtual, so the run is short.
         tally = Simulation(scenario, StandIn(webhooks, simpy.Environment())).run()
         counts = list(webhooks.by_host.values())
+    finally:
+        webhooks.close()
     assert abs(counts[0] - counts[1]) <= 1  # every other webhook on each server
     assert tally.reached_agent > 0 and tally.abandoned_queue + tally.abandoned_menu > 0
     call_log = StoreCallLog.open(pg_url, tmp_path / "spool")
@@ -114,3 +125,43 @@ def test_calls_hop_between_two_servers_and_count_right(pg_url: str, tmp_path: Pa
         assert figures_from_events(call_log) == tally_figures(tally)
     finally:
         call_log.store.close()
+
+
+def test_ivr_simulate_against_running_servers_at_the_wall_clock(
+    two_servers: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", TOKEN)
+    flows = tmp_path / "shop.yaml"
+    hosts = [arg for base in two_servers for arg in ("--host", base)]
+    started = time.monotonic()
+    code = main(
+        [
+            "simulate",
+            "--flows",
+            str(flows),
+            "--url",
+            PUBLIC,
+            *hosts,
+            "--speed",
+            "200",
+            "--minutes",
+            "3",
+            "--rate",
+            "100",
+            "--agents",
+            "1",
+            "--handle",
+            "exp:30",
+            "--seed",
+            "2",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0, out
+    calls = int(out.split("calls", 1)[1].split()[0])
+    simulated = float(out.split("simulated time", 1)[1].split()[0]) * 60
+    assert calls > 0
+    assert time.monotonic() - started < simulated  # faster than the wall clock, as asked
