@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import re
 import shlex
 import subprocess
@@ -90,3 +91,15 @@ def test_readme_names_the_vendored_chart_library_version() -> None:
     assert banner is not None, "the vendored file has no Chart.js version banner"
     assert f"**{banner.group(1)}**" in README, f"README does not name Chart.js {banner.group(1)}"
     assert (library.parent / "chart.js-LICENSE.md").exists()
+
+
+def test_every_simulate_flag_is_documented() -> None:
+    parser = build_parser()
+    subcommands = next(a for a in parser._actions if a.dest == "command")
+    assert isinstance(subcommands.choices, dict)
+    simulate = subcommands.choices["simulate"]
+    assert isinstance(simulate, argparse.ArgumentParser)
+    for action in simulate._actions:
+        for flag in action.option_strings:
+            if flag.startswith("--") and action.help != "==SUPPRESS==" and flag != "--help":
+                assert f"`{flag}" in README, f"ivr simulate {flag} is not in the README"

@@ -12,7 +12,7 @@ from hatchling.builders.wheel import WheelBuilder
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.parametrize("package", ["ivr", "flows", "webhooks", "analytics"])
+@pytest.mark.parametrize("package", ["ivr", "flows", "webhooks", "analytics", "simulator"])
 def test_package_comes_from_this_repository(package: str) -> None:
     module = importlib.import_module(package)
     assert module.__file__ is not None
@@ -56,3 +56,12 @@ def test_wheel_ships_the_dashboard_files(tmp_path: Path) -> None:
         "webhooks/static/vendor/chart.js-LICENSE.md",
     } <= shipped
     assert shipped <= names, shipped - names
+
+
+def test_the_simulator_reaches_the_server_only_over_http() -> None:
+    for source in (ROOT / "simulator").glob("*.py"):
+        for line in source.read_text().splitlines():
+            words = line.split()
+            if words[:1] in (["import"], ["from"]) and len(words) > 1:
+                top = words[1].split(".")[0]
+                assert top not in ("ivr", "webhooks", "analytics"), f"{source.name}: {line}"
