@@ -1,28 +1,50 @@
-"""The engine's CallLog port, kept in the database: states and events go through the spool
-(never lost, even while the database is away), callbacks into the callback line."""
+"""The engine's CallLog port, kept in the database.
+
+Writes (states, events, callback bookings) never wait for the database: they go to the
+write-behind thread, which writes them or spools them to disk (never lost). Reads a
+caller's answer depends on are bounded: while the database is known to be unreachable they
+are not tried at all, and otherwise a read that takes longer than `read_timeout` is given
+up (the call's state also travels in its signed URLs). Reads for agents and reports first
+wait for pending writes, so they see what was just recorded.
+"""
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
-from analytics.errors import StoreError
+from analytics.errors import StoreError, StoreUnavailable
 from analytics.moments import epoch_ms, from_epoch_ms
-from analytics.records import Callback
+from analytics.records import Booking, Callback, event_rows
 from analytics.spool import SpoolFlusher, SpoolingEventLog
 from analytics.store import Store
+from analytics.write_behind import Pending, WriteBehind
 from ivr.actions import Event
-from ivr.ports import CallbackRequest, CallbackStatus, ClaimedCallback, WaitingCaller
+from ivr.ports import (
+    CallbackRequest,
+    CallbackStatus,
+    ClaimedCallback,
+    QueueHistory,
+    WaitingCaller,
+)
 from ivr.privacy import Privacy
+from ivr.queue_wait import HISTORY_WINDOW
 from ivr.state import CallState
 
 log = logging.getLogger("ivr.analytics")
+T = TypeVar("T")
 
 # A live caller is not kept waiting longer than this (max_wait is usually minutes); older
 # queue entries whose end was never reported are not offered to agents.
 WAITING_HORIZON = timedelta(hours=4)
+READ_TIMEOUT = 1.0  # seconds a caller's answer may wait for a read, once per outage
+RECENT_BOOKINGS = 10_000  # calls whose bookings this process remembers, newest kept
+HISTORY_TTL = 30.0  # seconds a queue's answer history is reused before it is read again
 
 
 class StoreCallLog:
@@ -30,11 +52,25 @@ class StoreCallLog:
     spool; a callback's number is kept as given until the callback is finished."""
 
     def __init__(
-        self, store: Store, spool: SpoolingEventLog, privacy: Privacy | None = None
+        self,
+        store: Store,
+        spool: SpoolingEventLog,
+        privacy: Privacy | None = None,
+        *,
+        read_timeout: float = READ_TIMEOUT,
+        journal: bool = True,
     ) -> None:
         self.store = store
         self.spool = spool
         self.privacy = privacy or Privacy()
+        # Journal: every write is on local disk before the answer (a worker killed with
+        # kill -9 loses nothing); the thread moves it into the database right after.
+        self.writer = WriteBehind(spool, journal=journal).start()
+        self.read_timeout = read_timeout
+        self._readers = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="ivr-read")
+        self.history_ttl = HISTORY_TTL
+        self._history: dict[str, tuple[float, QueueHistory]] = {}
+        self._recent_bookings: dict[str, list[CallbackRequest]] = {}
 
     @classmethod
     def open(
@@ -51,32 +87,96 @@ class StoreCallLog:
     def flusher(self, every: float = 5.0) -> SpoolFlusher:
         return SpoolFlusher(self.spool, every)
 
+    def flush(self) -> None:
+        """Write everything pending now (the database, or the spool when it is down)."""
+        self.writer.flush()
+
+    def close(self) -> None:
+        """Write what is pending, stop the writer, close the database connections."""
+        self.writer.close()
+        self._readers.shutdown(wait=False, cancel_futures=True)
+        self.store.close()
+
+    # --- writes: never wait for the database ---------------------------------------
+
     def record(self, state: CallState, events: Sequence[Event]) -> None:
         now_ms = epoch_ms(state.started_at) if not events else epoch_ms(events[-1].at)
         kept = self.privacy.events(state, events)
-        self.spool.record(self.privacy.state(state), kept, now_ms)
+        saved = self.privacy.state(state)
+        self.writer.submit(Pending(saves=((saved, now_ms),), rows=tuple(event_rows(saved, kept))))
 
     def append(self, state: CallState, events: Sequence[Event]) -> None:
-        self.spool.append(state, self.privacy.events(state, events))
-
-    def load(self, call_sid: str) -> CallState | None:
-        try:
-            return self.store.load_call(call_sid)
-        except StoreError:
-            log.warning("database unreachable: no saved state for %s", call_sid)
-            return None
+        kept = self.privacy.events(state, events)
+        self.writer.submit(Pending(rows=tuple(event_rows(state, kept))))
 
     def request_callback(self, request: CallbackRequest) -> None:
-        self.store.add_callback(
-            request.call_sid,
-            request.queue,
-            request.number,
-            epoch_ms(request.place_at),
-            epoch_ms(request.not_before) if request.not_before else None,
-            epoch_ms(request.requested_at),
+        booking = Booking(
+            call_sid=request.call_sid,
+            queue=request.queue,
+            number=request.number,
+            place_at_ms=epoch_ms(request.place_at),
+            not_before_ms=epoch_ms(request.not_before) if request.not_before else None,
+            requested_at_ms=epoch_ms(request.requested_at),
         )
+        self.writer.submit(Pending(bookings=(booking,)))
+        # A cache for answering a caller while the database is away: "did this call book a
+        # callback?" (the queue result right after the booking asks exactly that).
+        self._recent_bookings.setdefault(request.call_sid, []).append(request)
+        while len(self._recent_bookings) > RECENT_BOOKINGS:
+            self._recent_bookings.pop(next(iter(self._recent_bookings)))
+
+    # --- reads on a caller's answer: bounded -----------------------------------------
+
+    def load(self, call_sid: str) -> CallState | None:
+        pending = self.writer.state_of(call_sid)
+        if pending is not None:
+            return pending
+        return self._bounded(lambda: self.store.load_call(call_sid), None, f"load {call_sid}")
+
+    def queue_history(self, queue: str, now: datetime) -> QueueHistory:
+        """Cached per process for `history_ttl` seconds: most wait announcements cost no
+        query at all."""
+        cached = self._history.get(queue)
+        if cached is not None and time.monotonic() - cached[0] < self.history_ttl:
+            return cached[1]
+        if self.spool.reachable:
+            self.writer.drain(self.read_timeout)  # answers this process just recorded
+        since = epoch_ms(now - HISTORY_WINDOW)
+        read = self._bounded(lambda: self.store.queue_history(queue, since), None, "read history")
+        if read is None:
+            return cached[1] if cached is not None else QueueHistory()
+        answers, waiting = read
+        history = QueueHistory(
+            tuple((from_epoch_ms(at), waited) for at, waited in answers),
+            tuple(from_epoch_ms(at) for at in waiting),
+        )
+        self._history[queue] = (time.monotonic(), history)
+        return history
+
+    def _bounded(self, read: Callable[[], T], default: T, what: str) -> T:
+        if not self.spool.reachable:
+            return default
+        future = self._readers.submit(read)
+        try:
+            return future.result(timeout=self.read_timeout)
+        except concurrent.futures.TimeoutError:
+            # Silence, not a refusal: the database or the network is dropping packets.
+            self.spool.mark_unreachable()
+            log.warning("database too slow to %s; going on without it", what)
+        except StoreUnavailable as err:
+            self.spool.mark_unreachable()
+            log.warning("database unreachable, could not %s: %s", what, err)
+        except StoreError as err:
+            log.warning("could not %s: %s", what, err)
+        return default
+
+    # --- reads for agents and reports: see what was just written --------------------
+
+    def _settled(self) -> None:
+        self.writer.drain()
 
     def waiting_callers(self, queues: Sequence[str], now: datetime) -> list[WaitingCaller]:
+        self._settled()
         since = epoch_ms(now - WAITING_HORIZON)
         return [
             WaitingCaller(sid, queue, from_epoch_ms(at))
@@ -87,16 +187,26 @@ class StoreCallLog:
         return self.store.ping()
 
     def events_of(self, call_sid: str) -> list[Event]:
+        self._settled()
         return [row.to_event() for row in self.store.events_for(call_sid)]
 
     def callbacks_for(self, call_sid: str) -> list[CallbackStatus]:
-        return [
-            CallbackStatus(c.id, _request(c), c.status) for c in self.store.callbacks_for(call_sid)
-        ]
+        """Asked on a caller's answer (the queue result): bounded like `load`; while the
+        database is away, the bookings this process made for the call stand in (id 0)."""
+        if self.spool.reachable:
+            self.writer.drain(self.read_timeout)
+        found = self._bounded(
+            lambda: self.store.callbacks_for(call_sid), None, f"read the callbacks of {call_sid}"
+        )
+        if found is None:
+            mine = self._recent_bookings.get(call_sid, [])
+            return [CallbackStatus(0, request, "pending") for request in mine]
+        return [CallbackStatus(c.id, _request(c), c.status) for c in found]
 
     def claim_callback(
         self, queues: Sequence[str], agent_id: str, now: datetime
     ) -> ClaimedCallback | None:
+        self._settled()
         claimed = self.store.claim_next_callback(queues, agent_id, epoch_ms(now))
         if claimed is None:
             return None

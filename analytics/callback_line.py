@@ -30,7 +30,18 @@ def book(
     now_ms: int,
 ) -> int:
     """A new pending callback, or the call's open one for this queue (a retried request,
-    or the caller choosing another number: the number is updated, the place kept)."""
+    or the caller choosing another number: the number is updated, the place kept). The
+    same booking again (a spool replayed twice) changes nothing, whatever became of it."""
+    same = connection.scalar(
+        select(callbacks.c.id).where(
+            callbacks.c.call_sid == call_sid,
+            callbacks.c.queue == queue,
+            callbacks.c.number == number,
+            callbacks.c.requested_at_ms == now_ms,
+        )
+    )
+    if same is not None:
+        return int(same)
     existing = connection.scalar(
         select(callbacks.c.id)
         .where(

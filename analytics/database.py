@@ -22,6 +22,7 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 WRITE = {"ivr_write": True}  # execution option: this transaction will write
 BUSY_TIMEOUT_MS = 10_000
 CONNECT_TIMEOUT_S = 5
+ORPHAN_TIMEOUT_MS = 10_000
 # Arbitrary but fixed: serialises `upgrade()` across processes sharing one PostgreSQL.
 _MIGRATION_LOCK = 0x1F5_EA7C
 
@@ -53,6 +54,13 @@ def make_engine(url: URL) -> Engine:
     connect_args: dict[str, Any] = {}
     if "connect_timeout" not in url.query:
         connect_args["connect_timeout"] = CONNECT_TIMEOUT_S
+    if "options" not in url.query:
+        # A transaction cut off by a network partition would otherwise hold its row locks
+        # until the server's TCP keepalive notices (hours), blocking every later write.
+        connect_args["options"] = (
+            f"-c idle_in_transaction_session_timeout={ORPHAN_TIMEOUT_MS} "
+            f"-c lock_timeout={ORPHAN_TIMEOUT_MS}"
+        )
     return create_engine(url, pool_pre_ping=True, json_serializer=_dumps, connect_args=connect_args)
 
 

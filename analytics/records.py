@@ -112,3 +112,38 @@ class Callback:
     claimed_at_ms: int | None
     finished_at_ms: int | None
     attempts: int
+
+
+@dataclass(frozen=True)
+class Booking:
+    """A callback to put in line, as the webhooks asked for it: written like events
+    (through the spool while the database is down) and idempotent on replay."""
+
+    call_sid: str
+    queue: str
+    number: str
+    place_at_ms: int
+    not_before_ms: int | None
+    requested_at_ms: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "call_sid": self.call_sid,
+            "queue": self.queue,
+            "number": self.number,
+            "place_at_ms": self.place_at_ms,
+            "not_before_ms": self.not_before_ms,
+            "requested_at_ms": self.requested_at_ms,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Booking:
+        not_before = data.get("not_before_ms")
+        return cls(
+            call_sid=str(data["call_sid"]),
+            queue=str(data["queue"]),
+            number=str(data["number"]),
+            place_at_ms=int(data["place_at_ms"]),
+            not_before_ms=None if not_before is None else int(not_before),
+            requested_at_ms=int(data["requested_at_ms"]),
+        )

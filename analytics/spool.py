@@ -1,5 +1,6 @@
-"""An event is never lost: when the database is unreachable, events (and call states) are
-kept as JSON lines in a spool folder on local disk, fsync'ed, and replayed when it returns.
+"""An event is never lost: when the database is unreachable, events, call states and
+callback bookings are kept as JSON lines in a spool folder on local disk, fsync'ed, and
+replayed in order when it returns.
 
 Each spooled write is one file, written to a temporary name, fsync'ed and renamed, so a
 file is either whole or absent. Replay writes a whole file in one transaction and deletes
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from analytics.errors import StoreError, StoreUnavailable
-from analytics.records import CallIdentity, EventRow, event_rows
+from analytics.records import Booking, CallIdentity, EventRow, event_rows
 from analytics.store import Store
 from ivr.actions import Event
 from ivr.state import CallState
@@ -44,6 +45,9 @@ class SpoolingEventLog:
         self.spool_dir.mkdir(parents=True, exist_ok=True)
         self.retry_after = retry_after
         self._down_until = 0.0
+        # False from a failure until the next success: readers on a caller's request skip
+        # the database meanwhile instead of paying its connect timeout.
+        self.reachable = True
         self._flushing = threading.Lock()
         self._numbers = itertools.count(1)
 
@@ -57,12 +61,68 @@ class SpoolingEventLog:
         when spooled."""
         return self._write([(state, now_ms)], event_rows(state, events))
 
+    def write(
+        self,
+        saves: Sequence[tuple[CallState, int]],
+        rows: Sequence[EventRow],
+        bookings: Sequence[Booking] = (),
+        at_ns: int | None = None,
+    ) -> bool:
+        """Everything at once, in one transaction or one spool file named for `at_ns`
+        (when it was asked for, so replays keep that order). True when in the database."""
+        return self._write(list(saves), list(rows), list(bookings), at_ns)
+
+    def try_database(
+        self,
+        saves: Sequence[tuple[CallState, int]],
+        rows: Sequence[EventRow],
+        bookings: Sequence[Booking] = (),
+    ) -> bool:
+        """Write to the database only; False (nothing written) while it is down or when it
+        fails, so the caller can spool each part under its own name."""
+        if time.monotonic() < self._down_until:
+            return False
+        try:
+            self.store.apply(saves, rows, bookings)
+        except StoreError as err:
+            self._down_until = time.monotonic() + self.retry_after
+            self.reachable = False
+            log.warning("database write failed, spooling to %s: %s", self.spool_dir, err)
+            return False
+        self.reachable = True
+        return True
+
+    def spool(
+        self,
+        saves: Sequence[tuple[CallState, int]],
+        rows: Sequence[EventRow],
+        bookings: Sequence[Booking] = (),
+        at_ns: int | None = None,
+    ) -> None:
+        """Straight to disk, without trying the database. SpoolError if the disk fails."""
+        self._spool(list(saves), list(rows), list(bookings), at_ns)
+
+    def database_down(self) -> bool:
+        """A write failed a moment ago: writes go straight to disk for now."""
+        return time.monotonic() < self._down_until
+
+    def mark_unreachable(self) -> None:
+        self.reachable = False
+
+    def probe(self) -> bool:
+        """Ask the database whether it is back (for a background thread, never a caller)."""
+        self.reachable = self.store.ping()
+        if self.reachable:
+            self._down_until = 0.0
+        return self.reachable
+
     def depth(self) -> int:
-        """Event rows waiting in the spool."""
+        """Event rows and callback bookings waiting in the spool."""
         total = 0
         for path in self._files():
             try:
-                total += sum(1 for line in _read_lines(path) if "event" in line)
+                lines = _read_lines(path)
+                total += sum(1 for line in lines if "event" in line or "callback" in line)
             except (OSError, ValueError):
                 continue  # replayed and deleted meanwhile, or unreadable: not pending
         return total
@@ -78,12 +138,13 @@ class SpoolingEventLog:
             for path in self._files():
                 try:
                     lines = _read_lines(path)
-                    saves, rows = _decode(lines)
-                    self.store.apply(saves, rows)
+                    saves, rows, bookings = _decode(lines)
+                    self.store.apply(saves, rows, bookings)
                 except FileNotFoundError:
                     continue  # another process replayed it
                 except StoreUnavailable:
                     self._down_until = time.monotonic() + self.retry_after
+                    self.reachable = False
                     raise
                 except (StoreError, ValueError, KeyError, TypeError) as err:
                     log.error("spool file %s rejected, kept as *.rejected: %s", path, err)
@@ -94,26 +155,44 @@ class SpoolingEventLog:
                 replayed += len(rows)
             if reached:
                 self._down_until = 0.0  # the database is back: write to it directly again
+                self.reachable = True
         return replayed
 
     # --- inside ----------------------------------------------------------------------
 
-    def _write(self, saves: list[tuple[CallState, int]], rows: list[EventRow]) -> bool:
+    def _write(
+        self,
+        saves: list[tuple[CallState, int]],
+        rows: list[EventRow],
+        bookings: list[Booking] | None = None,
+        at_ns: int | None = None,
+    ) -> bool:
+        bookings = bookings or []
         if time.monotonic() >= self._down_until:
             try:
-                self.store.apply(saves, rows)
+                self.store.apply(saves, rows, bookings)
+                self.reachable = True
                 return True
             except StoreError as err:
                 self._down_until = time.monotonic() + self.retry_after
+                self.reachable = False
                 log.warning("database write failed, spooling to %s: %s", self.spool_dir, err)
-        self._spool(saves, rows)
+        self._spool(saves, rows, bookings, at_ns)
         return False
 
-    def _spool(self, saves: list[tuple[CallState, int]], rows: list[EventRow]) -> None:
+    def _spool(
+        self,
+        saves: list[tuple[CallState, int]],
+        rows: list[EventRow],
+        bookings: list[Booking] | None = None,
+        at_ns: int | None = None,
+    ) -> None:
         lines = [{"call": state.to_json(), "now_ms": now_ms} for state, now_ms in saves]
         lines += [{"event": row.to_json()} for row in rows]
+        lines += [{"callback": booking.to_json()} for booking in bookings or []]
         body = "".join(_dumps(line) + "\n" for line in lines)
-        name = f"{time.time_ns():020d}-{os.getpid()}-{next(self._numbers):06d}"
+        stamp = time.time_ns() if at_ns is None else at_ns
+        name = f"{stamp:020d}-{os.getpid()}-{next(self._numbers):06d}"
         temporary = self.spool_dir / f".{name}.tmp"
         try:
             with open(temporary, "w", encoding="utf-8") as file:
@@ -126,7 +205,8 @@ class SpoolingEventLog:
             temporary.unlink(missing_ok=True)
             reason = "the disk is full" if err.errno == errno.ENOSPC else str(err)
             raise SpoolError(
-                f"could not keep {len(rows)} event(s): the database is unreachable and "
+                f"could not keep {len(rows)} event(s) and {len(bookings or [])} callback(s): "
+                "the database is unreachable and "
                 f"writing to the spool folder {self.spool_dir} failed: {reason}"
             ) from err
 
@@ -188,10 +268,11 @@ def _read_lines(path: Path) -> list[dict[str, Any]]:
 
 def _decode(
     lines: list[dict[str, Any]],
-) -> tuple[list[tuple[CallState, int]], list[EventRow]]:
+) -> tuple[list[tuple[CallState, int]], list[EventRow], list[Booking]]:
     saves = [(CallState.from_json(x["call"]), int(x["now_ms"])) for x in lines if "call" in x]
     rows = [EventRow.from_json(x["event"]) for x in lines if "event" in x]
-    return saves, rows
+    bookings = [Booking.from_json(x["callback"]) for x in lines if "callback" in x]
+    return saves, rows, bookings
 
 
 def _rename(source: Path, target: Path) -> None:

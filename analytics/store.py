@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from alembic.util import CommandError
-from sqlalchemy import Connection, Engine, func, select, text, update
+from sqlalchemy import Connection, Engine, and_, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
 
@@ -19,7 +19,7 @@ from analytics import callback_line, queue_board, retention
 from analytics.database import WRITE, current_revision, database_url, make_engine, upgrade
 from analytics.errors import StoreError, translated
 from analytics.moments import epoch_ms
-from analytics.records import Callback, CallIdentity, EventRow, event_rows
+from analytics.records import Booking, Callback, CallIdentity, EventRow, event_rows
 from analytics.tables import callbacks, calls, events
 from ivr.actions import Event
 from ivr.state import CallState
@@ -112,17 +112,35 @@ class Store:
         many events were new."""
         return self.apply([(state, now_ms)], event_rows(state, new_events))
 
-    def apply(self, saves: Sequence[tuple[CallState, int]], rows: Sequence[EventRow]) -> int:
-        """Save call states (each with its `now_ms`) and append event rows, all in one
-        transaction; returns how many events were new. Replays of a spool use this."""
-        if not saves and not rows:
+    def apply(
+        self,
+        saves: Sequence[tuple[CallState, int]],
+        rows: Sequence[EventRow],
+        bookings: Sequence[Booking] = (),
+    ) -> int:
+        """Save call states (each with its `now_ms`), append event rows and book callbacks
+        (in order), all in one transaction; returns how many events were new. The
+        background writer and replays of the spool use this."""
+        if not saves and not rows and not bookings:
             return 0
-        calls_named = ", ".join(state.call_sid for state, _ in saves)
+        calls_named = ", ".join(sorted({state.call_sid for state, _ in saves}))
         action = f"save call {calls_named} and " if saves else "save "
-        with self._write(f"{action}{len(rows)} event(s)") as connection:
+        booked = f" and book {len(bookings)} callback(s)" if bookings else ""
+        with self._write(f"{action}{len(rows)} event(s){booked}") as connection:
             for state, now_ms in saves:
                 self._save_call(connection, state, now_ms)
-            return self._insert_events(connection, rows)
+            new = self._insert_events(connection, rows)
+            for b in bookings:
+                callback_line.book(
+                    connection,
+                    b.call_sid,
+                    b.queue,
+                    b.number,
+                    b.place_at_ms,
+                    b.not_before_ms,
+                    b.requested_at_ms,
+                )
+            return new
 
     def append_events(self, call: CallIdentity, new_events: Sequence[Event]) -> int:
         """Append events of a call (a CallState or CallRef); duplicates of (call_sid, seq)
@@ -160,6 +178,14 @@ class Store:
         """(call_sid, queue, queued_at_ms) of live callers waiting, longest first."""
         with self._read("read who is waiting") as connection:
             return queue_board.waiting(connection, queues, since_ms)
+
+    def queue_history(self, queue: str, since_ms: int) -> tuple[list[tuple[int, float]], list[int]]:
+        """The queue's answers since `since_ms` ((at_ms, waited s), oldest first) and the
+        place in line (ms) of its pending callbacks."""
+        with self._read(f"read the recent answers of queue {queue}") as connection:
+            answers = queue_board.recent_answers(connection, queue, since_ms)
+            waiting = queue_board.pending_callbacks(connection, queue)
+        return answers, waiting
 
     def add_callback(
         self,
@@ -294,7 +320,15 @@ class Store:
             statement.on_conflict_do_update(
                 index_elements=[calls.c.call_sid],
                 set_={"state": statement.excluded.state, "updated_at_ms": now_ms},
-                where=calls.c.updated_at_ms <= now_ms,
+                # Later wins; in the same millisecond, the state further along the call
+                # (a spool replayed out of order must not undo a step).
+                where=or_(
+                    calls.c.updated_at_ms < now_ms,
+                    and_(
+                        calls.c.updated_at_ms == now_ms,
+                        calls.c.state["events"].as_integer() <= state.events,
+                    ),
+                ),
             )
         )
 

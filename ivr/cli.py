@@ -145,9 +145,6 @@ def _serve(args: argparse.Namespace) -> int:
         print("  (set IVR_PUBLIC_URL or --public-url to the address Twilio reaches, e.g. ngrok's)")
     if settings.auth_token is None:
         print("WARNING: insecure dev mode: Twilio signatures are NOT checked.", file=sys.stderr)
-    flusher = call_log.flusher() if isinstance(call_log, StoreCallLog) else None
-    if flusher is not None:
-        flusher.start()
     watcher = FlowWatcher(served)
     if args.watch:
         watcher.start()
@@ -160,8 +157,8 @@ def _serve(args: argparse.Namespace) -> int:
         uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)
     finally:
         watcher.stop()
-        if flusher is not None:
-            flusher.stop()
+        if isinstance(call_log, StoreCallLog):
+            call_log.close()  # writes what is pending, or spools it
     return EXIT_OK
 
 

@@ -47,6 +47,19 @@ class CallLog(Protocol):
     def callbacks_for(self, call_sid: str) -> list[CallbackStatus]:
         """The callbacks a call asked for, with where each stands."""
 
+    def flush(self) -> None:
+        """Write what is still pending (the server calls this when it stops)."""
+
+    def queue_history(self, queue: str, now: datetime) -> QueueHistory:
+        """The queue's recent answers and the callbacks waiting in its line, for the wait
+        estimate (may be a few seconds old; empty when the database cannot say)."""
+
+
+@dataclass(frozen=True)
+class QueueHistory:
+    answers: tuple[tuple[datetime, float], ...] = ()  # (a person answered at, after waiting s)
+    callbacks: tuple[datetime, ...] = ()  # the place in line of each pending callback
+
 
 @runtime_checkable
 class CallStats(Protocol):
@@ -155,6 +168,23 @@ class MemoryCallLog:
 
     def ready(self) -> bool:
         return True
+
+    def flush(self) -> None:
+        return None
+
+    def queue_history(self, queue: str, now: datetime) -> QueueHistory:
+        answers = [
+            (e.at, float(e.details.get("waited") or 0))
+            for events in self.events.values()
+            for e in events.values()
+            if e.kind == "agent_connected" and e.details.get("queue") == queue
+        ]
+        waiting = [
+            r.place_at
+            for r, status in zip(self.callbacks, self.callback_status, strict=True)
+            if r.queue == queue and status == "pending"
+        ]
+        return QueueHistory(tuple(sorted(answers)), tuple(sorted(waiting)))
 
     def callbacks_for(self, call_sid: str) -> list[CallbackStatus]:
         return [

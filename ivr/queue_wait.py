@@ -4,11 +4,17 @@ sentence twice in a row, and a callback offer once the wait is long.
 
 from __future__ import annotations
 
+import itertools
 import math
+import statistics
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from flows.model import Flow
 from flows.phrases import best_phrase, language_of
+from ivr.ports import QueueHistory
+
+HISTORY_WINDOW = timedelta(minutes=30)  # answers older than this say little about now
 
 _PHRASINGS: dict[str, tuple[str, ...]] = {
     "en": (
@@ -79,6 +85,30 @@ def seconds_per_answer(avg_queue_time: float, queue_size: int, default: float = 
     if avg_queue_time <= 0 or queue_size <= 0:
         return default
     return max(10.0, avg_queue_time / ((queue_size + 1) / 2))
+
+
+def seconds_per_answer_recently(
+    history: QueueHistory, now: datetime, window: timedelta = HISTORY_WINDOW
+) -> float | None:
+    """How long the queue takes to answer one caller, from our own recent answers: the
+    median time between two answers, each capped by how long the caller answered had
+    waited (a gap longer than that wait is time the queue stood empty, not agents being
+    busy). One answer alone: its wait. None without answers in the window."""
+    recent = sorted((at, waited) for at, waited in history.answers if now - at <= window)
+    if not recent:
+        return None
+    if len(recent) == 1:
+        return max(10.0, recent[0][1])
+    gaps = [
+        min((at - before).total_seconds(), waited)
+        for (before, _), (at, waited) in itertools.pairwise(recent)
+    ]
+    return max(10.0, statistics.median(gaps))
+
+
+def callbacks_ahead(history: QueueHistory, joined_at: datetime) -> int:
+    """Pending callbacks that keep a place in line before a caller who joined then."""
+    return sum(1 for place in history.callbacks if place < joined_at)
 
 
 def estimate_wait(position: int, per_answer: float) -> float:

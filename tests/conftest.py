@@ -69,4 +69,4 @@ def call_log(db_url: str, tmp_path: Path) -> Iterator[StoreCallLog]:
     try:
         yield log
     finally:
-        log.store.close()
+        log.close()

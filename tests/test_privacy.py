@@ -61,7 +61,9 @@ nodes:
 
 
 @contextmanager
-def server(db_url: str, spool: Path, privacy: Privacy) -> Iterator[tuple[FakeTwilio, Store]]:
+def server(
+    db_url: str, spool: Path, privacy: Privacy
+) -> Iterator[tuple[FakeTwilio, StoreCallLog]]:
     log = StoreCallLog.open(db_url, spool, privacy)
     catalog = Catalog((load_text(FLOW, "private.yaml"),))
     app = create_app(
@@ -69,9 +71,9 @@ def server(db_url: str, spool: Path, privacy: Privacy) -> Iterator[tuple[FakeTwi
     )
     try:
         with serve(app) as base, FakeTwilio(base, TOKEN) as twilio:
-            yield twilio, log.store
+            yield twilio, log
     finally:
-        log.store.close()
+        log.close()
 
 
 def every_call_kind(twilio: FakeTwilio) -> tuple[Call, str]:
@@ -96,8 +98,10 @@ def every_call_kind(twilio: FakeTwilio) -> tuple[Call, str]:
     return call, number.text or ""
 
 
-def database_text(store: Store, *, leave_out: str = "") -> str:
-    """Every value of every table (but `leave_out`), as text."""
+def database_text(log: StoreCallLog, *, leave_out: str = "") -> str:
+    """Every value of every table (but `leave_out`), as text, once pending writes landed."""
+    log.flush()
+    store = log.store
     tables = MetaData()
     tables.reflect(store.engine)
     parts: list[str] = []
@@ -114,10 +118,10 @@ def test_with_hashing_on_no_raw_number_words_or_recording_reach_the_database(
     db_url: str, tmp_path: Path
 ) -> None:
     privacy = Privacy(numbers="hash", hash_key=KEY, speech=False, recordings=False)
-    with server(db_url, tmp_path / "spool", privacy) as (twilio, store):
+    with server(db_url, tmp_path / "spool", privacy) as (twilio, log):
         call, dialed = every_call_kind(twilio)
         context = httpx.get(f"{twilio.base_url}/api/calls/{call.sid}").json()
-        text = database_text(store)
+        text = database_text(log)
     assert dialed == CALLER  # the callback still reached the real number
     for trace in TRACES:
         assert trace not in text, f"{trace!r} is in the database"
@@ -129,19 +133,20 @@ def test_with_hashing_on_no_raw_number_words_or_recording_reach_the_database(
 
 
 def test_the_scan_finds_what_is_kept_when_protection_is_off(db_url: str, tmp_path: Path) -> None:
-    with server(db_url, tmp_path / "spool", Privacy()) as (twilio, store):
+    with server(db_url, tmp_path / "spool", Privacy()) as (twilio, log):
         every_call_kind(twilio)
-        text = database_text(store)
+        text = database_text(log)
     assert all(trace in text for trace in TRACES)
     assert "Zebulon" in text and "RE5eCRet" in text
 
 
 def test_repeat_callers_can_still_be_counted_when_hashed(db_url: str, tmp_path: Path) -> None:
     privacy = Privacy(numbers="hash", hash_key=KEY)
-    with server(db_url, tmp_path / "spool", privacy) as (twilio, store):
+    with server(db_url, tmp_path / "spool", privacy) as (twilio, log):
         for caller in (CALLER, CALLER, "+15555550111"):
             twilio.dial(["0"], caller=caller)
-        with store.engine.connect() as connection:
+        log.flush()
+        with log.store.engine.connect() as connection:
             callers = sorted(connection.scalars(select(calls.c.caller)))
     assert len(callers) == 3 and len(set(callers)) == 2
     assert callers.count(privacy.number(CALLER)) == 2
@@ -151,11 +156,11 @@ def test_masked_numbers_and_a_pending_callback_keeps_the_real_one(
     db_url: str, tmp_path: Path
 ) -> None:
     privacy = Privacy(numbers="mask")
-    with server(db_url, tmp_path / "spool", privacy) as (twilio, store):
+    with server(db_url, tmp_path / "spool", privacy) as (twilio, log):
         call = twilio.dial(["1", "4321#"], caller=CALLER)
         context = httpx.get(f"{twilio.base_url}/api/calls/{call.sid}").json()
-        text = database_text(store, leave_out="callbacks")
-        pending = store.callbacks_for(call.sid)
+        text = database_text(log, leave_out="callbacks")
+        pending = log.store.callbacks_for(call.sid)
     assert context["caller"] == "+1555555****"
     assert all(trace not in text for trace in TRACES)
     # Until an agent has placed it, the callback needs the number it will dial.
@@ -169,7 +174,9 @@ def test_the_spool_keeps_no_raw_number_either(tmp_path: Path) -> None:
     state = CallState("CAspool", "private", "v1", CALLER, "+15005550006", NOW)
     state = state.moved(turns=(Turn("menu", "speech", WORDS),))
     event = Event("call_started", NOW, None, {"caller": CALLER}, seq=1)
-    StoreCallLog(unreachable, spool, privacy).record(state, [event])
+    call_log = StoreCallLog(unreachable, spool, privacy)
+    call_log.record(state, [event])
+    call_log.close()  # the write-behind thread spools what the database refused
     written = "".join(p.read_text() for p in (tmp_path / "spool").glob("*.jsonl"))
     assert written and privacy.number(CALLER) in written
     assert all(trace not in written for trace in TRACES) and "Zebulon" not in written

@@ -13,7 +13,14 @@ import pytest
 from analytics.call_log import StoreCallLog
 from flows.catalog import Catalog
 from flows.loader import LoadedFlow, load_text
-from ivr.queue_wait import estimate_wait, seconds_per_answer, wait_plan
+from ivr.ports import QueueHistory
+from ivr.queue_wait import (
+    callbacks_ahead,
+    estimate_wait,
+    seconds_per_answer,
+    seconds_per_answer_recently,
+    wait_plan,
+)
 from tests.twilio_caller import Call, FakeTwilio, serve
 from webhooks.app import create_app
 from webhooks.settings import Settings
@@ -246,3 +253,68 @@ def test_caller_can_choose_another_callback_number(
     assert [c.request.number for c in call_log.callbacks_for(call.sid)] == [expected]
     requested = [e for e in call_log.events_of(call.sid) if e.kind == "callback_requested"]
     assert requested[0].details["number"] == expected
+
+
+def history(*answers: tuple[int, float], callbacks: tuple[int, ...] = ()) -> QueueHistory:
+    """Answers as (seconds before NOW, seconds waited); callbacks as seconds before NOW."""
+    return QueueHistory(
+        tuple((NOW - timedelta(seconds=ago), waited) for ago, waited in answers),
+        tuple(NOW - timedelta(seconds=ago) for ago in callbacks),
+    )
+
+
+@pytest.mark.parametrize(
+    ("recorded", "expected"),
+    [
+        pytest.param(history(), None, id="no-history-no-figure"),
+        pytest.param(history((60, 95.0)), 95.0, id="one-answer-its-wait"),
+        pytest.param(history((300, 200), (200, 200), (100, 200)), 100.0, id="busy-agents-gaps"),
+        pytest.param(history((900, 20), (600, 20), (300, 20)), 20.0, id="empty-queue-capped"),
+        pytest.param(history((4000, 300), (3700, 300)), None, id="too-old-ignored"),
+        pytest.param(history((60, 1), (30, 2)), 10.0, id="never-below-ten-seconds"),
+    ],
+)
+def test_time_per_answer_from_our_own_answers(
+    recorded: QueueHistory, expected: float | None
+) -> None:
+    assert seconds_per_answer_recently(recorded, NOW) == expected
+
+
+def test_callbacks_that_joined_earlier_are_ahead() -> None:
+    line = history(callbacks=(600, 300, 30))
+    assert callbacks_ahead(line, NOW - timedelta(seconds=100)) == 2
+    assert callbacks_ahead(line, NOW - timedelta(seconds=900)) == 0
+
+
+def answered(twilio: FakeTwilio, wait_call: Call, clock: list[datetime], waited: int) -> None:
+    """Twilio's Queue url for a caller just before an agent is bridged to them."""
+    twilio.post(
+        twilio.base_url + "/twilio/agent-connected?agent=alice",
+        {"CallSid": wait_call.sid, "QueueTime": str(waited), "DequeingCallSid": "CAagent"},
+    )
+
+
+@pytest.mark.parametrize(
+    ("every", "minutes"),
+    [pytest.param(60, "3 minutes", id="quick-queue"), pytest.param(300, "15 minutes", id="slow")],
+)
+def test_announced_estimate_follows_recorded_answer_times(
+    loaded: LoadedFlow, call_log: StoreCallLog, every: int, minutes: str
+) -> None:
+    clock = [NOW - timedelta(seconds=4 * every)]
+    app = create_app(
+        Settings.from_env({"TWILIO_AUTH_TOKEN": TOKEN}),
+        lambda: Catalog((loaded,)),
+        call_log,
+        clock=lambda: clock[0],
+    )
+    with serve(app) as base, FakeTwilio(base, TOKEN) as twilio:
+        for _ in range(4):  # callers answered one every `every` s, each after that wait
+            clock[0] += timedelta(seconds=every)
+            answered(twilio, twilio.dial(["0"]), clock, every)
+        call = twilio.dial(["0"])
+        # Twilio's live figures say 30 s per caller; our own answers say otherwise.
+        root = ET.fromstring(
+            twilio.post(wait_url(twilio, call), queue_params(call, 3, 5, 30, 3)).text
+        )
+    assert f"about {minutes}" in (root[0].text or "")

@@ -34,10 +34,11 @@ class Call:
 
 
 class FakeTwilio:
-    def __init__(self, base_url: str, auth_token: str) -> None:
+    def __init__(self, base_url: str, auth_token: str, *, timeout: float = 15.0) -> None:
+        """`timeout`: how long to wait for an answer; Twilio's own limit is 15 s."""
         self.base_url = base_url
         self.validator = RequestValidator(auth_token)
-        self.http = httpx.Client(timeout=15)
+        self.http = httpx.Client(timeout=timeout)
         self.webhooks = Webhooks(base_url, auth_token)
 
     def __enter__(self) -> FakeTwilio:

@@ -118,6 +118,7 @@ class AgentLine:
                 "agent_connected",
                 AGENT_CONNECTED,
                 agent=agent_id,
+                queue=(state.route or "").removeprefix("queue:"),
                 waited=req.get("QueueTime"),
                 agent_call=req.get("DequeingCallSid"),
             )

@@ -6,11 +6,13 @@ Build it with `create_app(...)`; `ivr serve` does, and tests do with their own p
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from flows.catalog import Catalog
 from ivr.logs import bind_call
@@ -43,9 +45,16 @@ def create_app(
             "TWILIO_AUTH_TOKEN is not set: every Twilio request would be refused. "
             "Set it, or pass --insecure-dev for local experiments."
         )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await run_in_threadpool(call_log.flush)  # what is still pending, before exit
+
     app = FastAPI(
         title="IVR with a human escape hatch",
         description="Twilio webhooks and the call context API.",
+        lifespan=lifespan,
     )
     install_ops(app, settings, flows, call_log, clock)
     voice = Voice(settings, flows, call_log, clock)
@@ -67,7 +76,9 @@ def create_app(
         if settings.auth_token is None:
             log.warning("INSECURE DEV MODE: %s accepted without a signature", request.url.path)
         try:
-            body = handle(req)
+            # In the threadpool: a handler that waits on the database never holds up
+            # the other requests on the event loop.
+            body = await run_in_threadpool(handle, req)
         except Exception as exc:  # fail open: the caller goes to a person, never a 5xx
             log.exception("%s failed for call %s", request.url.path, req.get("CallSid"))
             try:
@@ -177,7 +188,7 @@ def create_app(
     async def readyz() -> JSONResponse:
         """Flows are loaded and the call log (database) answers."""
         flows_loaded = len(flows().flows) > 0
-        database = call_log.ready()
+        database = await run_in_threadpool(call_log.ready)
         ok = flows_loaded and database
         body = {"status": "ok" if ok else "not ready", "flows": flows_loaded, "database": database}
         return JSONResponse(body, status_code=200 if ok else 503)
@@ -185,7 +196,7 @@ def create_app(
     @app.get("/api/calls/{call_sid}", responses={404: {"description": "No such call."}})
     async def call_context(call_sid: str) -> JSONResponse:
         bind_call(call_sid)
-        state = call_log.load(call_sid)
+        state = await run_in_threadpool(call_log.load, call_sid)
         if state is None:
             raise HTTPException(404, f"no call {call_sid}")
         return JSONResponse(

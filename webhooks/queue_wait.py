@@ -12,7 +12,14 @@ from ivr.context import spoken_number
 from ivr.messages import message
 from ivr.phone_numbers import keyed_number
 from ivr.ports import CallbackRequest
-from ivr.queue_wait import estimate_wait, seconds_per_answer, wait_plan, wants_callback
+from ivr.queue_wait import (
+    callbacks_ahead,
+    estimate_wait,
+    seconds_per_answer,
+    seconds_per_answer_recently,
+    wait_plan,
+    wants_callback,
+)
 from ivr.state import CallState
 from webhooks import sequence, state_token, twiml
 from webhooks.twilio_request import TwilioRequest
@@ -54,19 +61,22 @@ class QueueWait:
         flow = loaded.flow
         position = int(_number(req.get("QueuePosition"), 1))
         waited = _number(req.get("QueueTime"))
-        per_answer = seconds_per_answer(
+        now = self.voice.clock()
+        history = self.voice.log.queue_history(queue, now)
+        # Our own recent answers first; Twilio's live average only when we have none.
+        per_answer = seconds_per_answer_recently(history, now) or seconds_per_answer(
             _number(req.get("AvgQueueTime")), int(_number(req.get("CurrentQueueSize")))
         )
+        ahead = callbacks_ahead(history, now - timedelta(seconds=waited))
         plan = wait_plan(
             flow,
             queue,
             position=position,
             waited=waited,
-            estimate=estimate_wait(position, per_answer),
+            estimate=estimate_wait(position + ahead, per_answer),
             announcement=announcement,
             locale=state.locale,
         )
-        now = self.voice.clock()
         node = state.node or None
         events = [
             Event(
