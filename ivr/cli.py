@@ -112,7 +112,13 @@ def _serve(args: argparse.Namespace) -> int:
     )
     try:
         call_log = open_call_log(args.db, args.spool)
-        app = create_app(settings, lambda: catalog, call_log)
+        reports = None
+        if isinstance(call_log, StoreCallLog):
+            from analytics.reports import StoreReports
+
+            call_log.store.short_abandon_s = args.short_abandon
+            reports = StoreReports(call_log.store)
+        app = create_app(settings, lambda: catalog, call_log, reports=reports)
     except (ValueError, StoreError) as err:
         print(f"ivr serve: {err}", file=sys.stderr)
         return EXIT_USAGE
@@ -131,11 +137,19 @@ def _serve(args: argparse.Namespace) -> int:
     flusher = call_log.flusher() if isinstance(call_log, StoreCallLog) else None
     if flusher is not None:
         flusher.start()
+    sweeper = None
+    if isinstance(call_log, StoreCallLog):
+        from analytics.sweeper import StaleCallSweeper
+
+        sweeper = StaleCallSweeper(call_log.store)
+        sweeper.start()
     try:
         uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     finally:
         if flusher is not None:
             flusher.stop()
+        if sweeper is not None:
+            sweeper.stop()
     return EXIT_OK
 
 
@@ -150,6 +164,35 @@ def _db_upgrade(args: argparse.Namespace) -> int:
     except StoreError as err:
         print(f"ivr db upgrade: {err}", file=sys.stderr)
         return EXIT_PROBLEMS
+    return EXIT_OK
+
+
+def _report(args: argparse.Namespace) -> int:
+    from analytics.errors import StoreError
+    from analytics.reports import StoreReports
+    from analytics.store import Store
+    from ivr.report_rows import to_csv, to_table
+    from webhooks.reports_api import report_filter
+
+    try:
+        window = report_filter(args.since, args.until, args.flow, args.queue)
+    except ValueError as err:
+        print(f"ivr report: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        with Store(args.db) as store:
+            store.upgrade()
+            reports = StoreReports(store)
+            data = getattr(reports, args.report.replace("-", "_"))(window)
+    except StoreError as err:
+        print(f"ivr report: {err}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    if args.format == "json":
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+    elif args.format == "csv":
+        print(to_csv(args.report, data), end="")
+    else:
+        print(to_table(args.report, data), end="")
     return EXIT_OK
 
 
@@ -272,6 +315,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("IVR_SPOOL", ".ivr-spool"),
         help="folder where events wait while the database is unreachable (env IVR_SPOOL)",
     )
+    serve.add_argument(
+        "--short-abandon",
+        type=float,
+        default=float(os.environ.get("IVR_SHORT_ABANDON", "5")),
+        metavar="SECONDS",
+        help="hang-ups within this many seconds of the start are short abandons, left out "
+        "of rates (env IVR_SHORT_ABANDON; default 5)",
+    )
     serve.set_defaults(run=_serve)
 
     db = commands.add_parser("db", help="database maintenance", description="Database maintenance.")
@@ -287,6 +338,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="database URL (env IVR_DB)",
     )
     upgrade.set_defaults(run=_db_upgrade)
+
+    from ivr.report_rows import REPORTS
+
+    report = commands.add_parser(
+        "report",
+        help="print a report: " + ", ".join(REPORTS),
+        description="Print a report of the calls in the database (definitions: README, "
+        "'Reports and what they count'). Calls count once over: their status callback came, "
+        "or nothing happened on them for 4 hours.",
+    )
+    report.add_argument("report", choices=REPORTS, metavar="REPORT", help=" | ".join(REPORTS))
+    report.add_argument(
+        "--db",
+        default=os.environ.get("IVR_DB", "sqlite:///ivr.db"),
+        help="database URL (env IVR_DB)",
+    )
+    report.add_argument("--since", help="calls started at or after (ISO date or time, UTC)")
+    report.add_argument("--until", help="calls started before (ISO date or time, UTC)")
+    report.add_argument("--flow", help="only calls of this flow id")
+    report.add_argument("--queue", help="only calls that waited in or asked a callback from it")
+    report.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    report.set_defaults(run=_report)
     return parser
 
 

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Protocol
 
 from ivr.actions import Event
+from ivr.outcomes import summarize
 from ivr.state import CallState
 
 
@@ -46,6 +47,9 @@ class CallLog(Protocol):
 
     def callbacks_for(self, call_sid: str) -> list[CallbackStatus]:
         """The callbacks a call asked for, with where each stands."""
+
+    def outcome(self, call_sid: str) -> str | None:
+        """The call's outcome (SPEC §5) as its events stand so far; None if unknown."""
 
 
 @dataclass(frozen=True)
@@ -141,6 +145,10 @@ class MemoryCallLog:
 
     def ready(self) -> bool:
         return True
+
+    def outcome(self, call_sid: str) -> str | None:
+        stored = self.events.get(call_sid)
+        return summarize(stored.values()).outcome if stored else None
 
     def callbacks_for(self, call_sid: str) -> list[CallbackStatus]:
         return [

@@ -17,6 +17,7 @@ from ivr.ports import CallLog
 from webhooks import twilio_request, twiml
 from webhooks.agent_line import AgentLine
 from webhooks.queue_wait import QueueWait
+from webhooks.reports_api import Reports, reports_router
 from webhooks.settings import Settings
 from webhooks.twilio_request import TwilioRequest
 from webhooks.voice import Voice
@@ -32,6 +33,7 @@ def create_app(
     flows: Callable[[], Catalog],
     call_log: CallLog,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    reports: Reports | None = None,
 ) -> FastAPI:
     if settings.auth_token is None and not settings.insecure_dev:
         raise ValueError(
@@ -42,6 +44,8 @@ def create_app(
         title="IVR with a human escape hatch",
         description="Twilio webhooks and the call context API.",
     )
+    if reports is not None:
+        app.include_router(reports_router(reports))
     voice = Voice(settings, flows, call_log, clock)
     queue = QueueWait(voice)
     agents = AgentLine(voice)
@@ -181,7 +185,13 @@ def create_app(
         if state is None:
             raise HTTPException(404, f"no call {call_sid}")
         return JSONResponse(
-            {"call_sid": call_sid, "node": state.node, "route": state.route, **state.context()}
+            {
+                "call_sid": call_sid,
+                "node": state.node,
+                "route": state.route,
+                "outcome": call_log.outcome(call_sid),
+                **state.context(),
+            }
         )
 
     return app

@@ -128,6 +128,18 @@ class Voice:
         loaded = self.flow_of(state) if state else None
         if state is None or loaded is None:
             return twiml.empty()
+        # The person dialed has answered: for the reports, a person is on the line now.
+        answered = Event(
+            "agent_connected",
+            self.clock(),
+            state.node or None,
+            {
+                "transfer": (state.route or "").removeprefix("transfer:"),
+                "agent_call": req.get("CallSid"),
+            },
+            seq=sequence.TRANSFER_ANSWERED + state.events,
+        )
+        self.log.append(state, [answered])
         return twiml.say_only(whisper(state.context(), loaded.flow))
 
     def recorded(self, req: TwilioRequest, token: str) -> str:
