@@ -278,15 +278,16 @@ class Store:
     def _insert_events(self, connection: Connection, rows: Sequence[EventRow]) -> int:
         touched: set[str] = set()
         new = 0
+        # One statement, many parameter sets: compiled once and cached (a multi-row VALUES
+        # literal is compiled afresh for every batch, which cost more than the writing).
+        statement = (
+            self._insert(events)
+            .on_conflict_do_nothing(index_elements=[events.c.call_sid, events.c.seq])
+            .returning(events.c.call_sid)
+        )
         for start in range(0, len(rows), _BATCH):
             chunk = [row.to_json() for row in rows[start : start + _BATCH]]
-            statement = (
-                self._insert(events)
-                .values(chunk)
-                .on_conflict_do_nothing(index_elements=[events.c.call_sid, events.c.seq])
-                .returning(events.c.call_sid)
-            )
-            inserted = connection.execute(statement).scalars().all()
+            inserted = connection.execute(statement, chunk).scalars().all()
             touched.update(inserted)
             new += len(inserted)
         # Same transaction: a call's summary never lags behind its events.

@@ -87,12 +87,13 @@ def refresh(
         rows = rows_for(stored, short_abandon_s)
         if not rows:
             continue
-        statement = insert(call_summaries).values(rows)
+        statement = insert(call_summaries)
         columns = {c: statement.excluded[c] for c in rows[0] if c != "call_sid"}
         connection.execute(
             statement.on_conflict_do_update(
                 index_elements=[call_summaries.c.call_sid], set_=columns
-            )
+            ),
+            rows,
         )
 
 
