@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 
@@ -77,15 +78,31 @@ def _call(args: argparse.Namespace) -> int:
     def now() -> datetime:
         return fixed if fixed is not None else datetime.now(UTC)
 
-    result = run_call(
-        loaded,
-        turns,
-        lambda line: print(line, flush=True),
-        caller=args.caller,
-        dialed=args.dialed,
-        now=now,
-        dial_status=args.dial_status,
-    )
+    log = None
+    if args.db is not None:
+        from analytics.errors import StoreError
+
+        try:
+            log = open_call_log(args.db, args.spool)
+        except StoreError as err:
+            print(f"ivr call: {err}", file=sys.stderr)
+            return EXIT_USAGE
+    try:
+        result = run_call(
+            loaded,
+            turns,
+            lambda line: print(line, flush=True),
+            caller=args.caller,
+            dialed=args.dialed,
+            now=now,
+            dial_status=args.dial_status,
+            log=log,
+            call_sid=f"CAterminal{uuid.uuid4().hex}" if log is not None else "CA-terminal",
+        )
+    finally:
+        store = getattr(log, "store", None)
+        if store is not None:
+            store.close()
     return EXIT_OK if result.destination is not None else EXIT_HUNG_UP
 
 
@@ -280,6 +297,17 @@ def build_parser() -> argparse.ArgumentParser:
         default="answered",
         choices=("answered", "busy", "no-answer", "failed"),
         help="how transfers end (to try on_fail routes)",
+    )
+    call.add_argument(
+        "--db",
+        default=None,
+        metavar="URL",
+        help="keep the call in this database, as ivr serve would (then see it in ivr report)",
+    )
+    call.add_argument(
+        "--spool",
+        default=os.environ.get("IVR_SPOOL", ".ivr-spool"),
+        help="with --db: where events wait while the database is unreachable",
     )
     call.set_defaults(run=_call)
 

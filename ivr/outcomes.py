@@ -40,6 +40,7 @@ QUEUE_FAILED = frozenset({"queue-full", "error", "system-error"})
 # The engine's main line numbers its events 1, 2, 3...; side channels start here
 # (webhooks.sequence.WAIT; a test checks the two agree).
 SIDE_CHANNELS = 100_000
+STATUS_CHANNEL = 1_000_000  # status callbacks: + Twilio's SequenceNumber (webhooks.sequence)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ivr.outcomes import OUTCOMES, SIDE_CHANNELS, summarize
+from ivr.outcomes import OUTCOMES, SIDE_CHANNELS, STATUS_CHANNEL, summarize
 from tests.history import History
 from webhooks import sequence
 
@@ -172,3 +172,4 @@ def test_short_abandon_threshold_is_configurable() -> None:
 
 def test_the_side_channels_start_where_the_webhooks_number_them() -> None:
     assert SIDE_CHANNELS == sequence.WAIT
+    assert STATUS_CHANNEL == sequence.STATUS

@@ -9,6 +9,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import urljoin
 
 import pytest
@@ -150,3 +151,32 @@ def test_a_callback_is_counted_once_completed(
             {"sid": call.sid},
         ).scalar()
     assert linked == "CAleg"  # the callback's own call names the call that asked for it
+
+
+def test_calls_dialed_in_the_terminal_show_in_the_report(db_url: str, tmp_path: Path) -> None:
+    spool = str(tmp_path / "spool")
+    flow = str(Path(__file__).resolve().parent.parent / "flows.example.yaml")
+    for turns in ("4", "0"):  # the opening hours (resolved), then a person
+        with contextlib.redirect_stdout(io.StringIO()):
+            main(
+                [
+                    "call",
+                    flow,
+                    "--input",
+                    turns,
+                    "--db",
+                    db_url,
+                    "--spool",
+                    spool,
+                    "--at",
+                    "2025-11-24T10:00:00-05:00",
+                ]
+            )
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["report", "summary", "--db", db_url, "--format", "json"]) == 0
+    report = json.loads(out.getvalue())
+    assert report["calls"] == 2
+    assert report["outcomes"]["self_service"] == 1
+    # Nobody answers in the terminal: the second caller was still holding when it ended.
+    assert report["outcomes"]["short_abandon"] + report["outcomes"]["abandoned_queue"] == 1
