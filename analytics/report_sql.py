@@ -65,7 +65,7 @@ def ratio(part: int, whole: int) -> float | None:
 def iso(ms: int | None) -> str | None:
     if ms is None:
         return None
-    return from_epoch_ms(int(ms)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return from_epoch_ms(int(ms)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def nearest_rank(n: int, p: int) -> int:

@@ -184,6 +184,21 @@ def _db_upgrade(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _db_resummarize(args: argparse.Namespace) -> int:
+    from analytics.errors import StoreError
+    from analytics.store import Store
+
+    try:
+        with Store(args.db, short_abandon_s=args.short_abandon) as store:
+            store.upgrade()
+            count = store.resummarize()
+    except StoreError as err:
+        print(f"ivr db resummarize: {err}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    print(f"{store.url}: {count} call(s) summarised again (short abandon: {args.short_abandon} s)")
+    return EXIT_OK
+
+
 def _report(args: argparse.Namespace) -> int:
     from analytics.errors import StoreError
     from analytics.reports import StoreReports
@@ -366,6 +381,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="database URL (env IVR_DB)",
     )
     upgrade.set_defaults(run=_db_upgrade)
+    resummarize = db_commands.add_parser(
+        "resummarize",
+        help="work out every call's outcome again from its events",
+        description="Work out every call's summary row (its outcome) again from its events, "
+        "e.g. after changing the short-abandon threshold.",
+    )
+    resummarize.add_argument(
+        "--db",
+        default=os.environ.get("IVR_DB", "sqlite:///ivr.db"),
+        help="database URL (env IVR_DB)",
+    )
+    resummarize.add_argument(
+        "--short-abandon",
+        type=float,
+        default=float(os.environ.get("IVR_SHORT_ABANDON", "5")),
+        metavar="SECONDS",
+        help="hang-ups within this many seconds are short abandons (env IVR_SHORT_ABANDON)",
+    )
+    resummarize.set_defaults(run=_db_resummarize)
 
     from ivr.report_rows import REPORTS
 

@@ -182,7 +182,7 @@ def test_abandonment(loaded: Store) -> None:
         {
             "flow": "acme",
             "version": "v1",
-            "first_call": "2025-12-02T08:00:00.000Z",
+            "first_call": "2025-12-02T08:00:00Z",
             "calls": 8,
             "abandoned": 3,
             "rate": 0.375,
@@ -190,7 +190,7 @@ def test_abandonment(loaded: Store) -> None:
         {
             "flow": "acme",
             "version": "v2",
-            "first_call": "2025-12-02T12:30:00.000Z",
+            "first_call": "2025-12-02T12:30:00Z",
             "calls": 1,
             "abandoned": 0,
             "rate": 0.0,
@@ -287,6 +287,16 @@ def test_a_call_still_in_progress_is_not_counted_until_it_times_out(loaded: Stor
     assert later.summary(ReportFilter(until=at(12, 10)))["calls"] == 9
     assert loaded.close_stale(int((at(17) - timedelta(hours=4)).timestamp() * 1000)) == 1
     assert soon.summary(ReportFilter(until=at(12, 10)))["calls"] == 9  # now stamped closed
+
+
+def test_resummarize_applies_a_new_short_abandon_threshold(loaded: Store) -> None:
+    url = loaded.engine.url.render_as_string(hide_password=False)
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["db", "resummarize", "--db", url, "--short-abandon", "20"]) == 0
+    outcomes = StoreReports(loaded).summary(ReportFilter())["outcomes"]
+    # Within 20 s: B (3 s) and I (last heard of at 15 s); C (25 s) stays abandoned in the menu.
+    assert outcomes["short_abandon"] == 2
+    assert outcomes["abandoned_ivr"] == 1 and outcomes["abandoned_queue"] == 1
 
 
 def test_same_summary_whatever_the_arrival_order(store: Store) -> None:
