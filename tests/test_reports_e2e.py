@@ -23,6 +23,7 @@ from ivr.cli import main
 from tests.test_agent_line import ALICE, FLOW, TOKEN
 from tests.twilio_caller import Call, FakeTwilio, serve
 from webhooks.app import create_app
+from webhooks.reports_api import ReportFilter
 from webhooks.settings import Settings
 
 START = datetime(2025, 11, 24, 15, 0, tzinfo=UTC)
@@ -180,3 +181,28 @@ def test_calls_dialed_in_the_terminal_show_in_the_report(db_url: str, tmp_path: 
     assert report["outcomes"]["self_service"] == 1
     # Nobody answers in the terminal: the second caller was still holding when it ended.
     assert report["outcomes"]["short_abandon"] + report["outcomes"]["abandoned_queue"] == 1
+
+
+def test_a_transfer_answered_is_timed_when_the_person_answers(
+    call_log: StoreCallLog, clock: Clock
+) -> None:
+    from tests.test_webhooks import FLOW as WEB_FLOW
+
+    app = create_app(
+        Settings.from_env({"TWILIO_AUTH_TOKEN": TOKEN}),
+        lambda: Catalog((load_text(WEB_FLOW, "web.yaml"),)),
+        call_log,
+        clock=clock,
+    )
+    with serve(app) as base, FakeTwilio(base, TOKEN) as twilio:
+        call = twilio.dial(["2"])  # sales: a transfer
+        number = ET.fromstring(call.documents[-1]).find("Dial/Number")
+        assert number is not None
+        clock.wait(25)
+        twilio.post(base + (number.get("url") or ""), {"CallSid": "CA-leg", "To": "+15005550011"})
+        clock.wait(300)
+        twilio.post(call.end_url, {"CallSid": call.sid, "DialCallStatus": "completed"})
+        hang_up(twilio, call)
+        assert outcome(twilio, call) == "agent"
+    report = StoreReports(call_log.store).time_to_agent(ReportFilter())
+    assert report["live"]["count"] == 1 and report["live"]["p50"] == 25.0

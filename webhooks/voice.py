@@ -6,6 +6,7 @@ renders TwiML. Whatever goes wrong, the caller is routed to a person.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,6 +32,7 @@ from webhooks import sequence, state_token, twiml
 from webhooks.settings import Settings
 from webhooks.twilio_request import TwilioRequest
 
+log = logging.getLogger("ivr.webhooks")
 ENDED = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 MAX_DIGITS = 64
 MAX_SPEECH = 2_000
@@ -139,7 +141,10 @@ class Voice:
             },
             seq=sequence.TRANSFER_ANSWERED + state.events,
         )
-        self.log.append(state, [answered])
+        try:
+            self.log.append(state, [answered])
+        except Exception:  # this is the answering person's leg: never break their whisper
+            log.exception("could not log that call %s was answered", state.call_sid)
         return twiml.say_only(whisper(state.context(), loaded.flow))
 
     def recorded(self, req: TwilioRequest, token: str) -> str:
