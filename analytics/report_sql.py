@@ -77,25 +77,32 @@ def stats(
     connection: Connection, column: Any, where: Sequence[ColumnElement[bool]]
 ) -> dict[str, Any]:
     """count, p50, p90, p99 (nearest rank: the smallest value with at least p % of the
-    values at or below it) and mean of a millisecond column, in seconds."""
-    live = [*where, column.is_not(None)]
-    n, mean = connection.execute(select(func.count(column), func.avg(column)).where(*live)).one()
-    result: dict[str, Any] = {"count": int(n)}
-    if not n:
-        return {**result, **{f"p{p}": None for p in PERCENTILES}, "mean": None}
-    ranks = {p: nearest_rank(int(n), p) for p in PERCENTILES}
+    values at or below it) and mean of a millisecond column, in seconds. One pass: the
+    count and mean ride along the ranking as window aggregates."""
     ranked = (
-        select(column.label("v"), func.row_number().over(order_by=column).label("rn"))
-        .where(*live)
+        select(
+            column.label("v"),
+            func.row_number().over(order_by=column).label("rn"),
+            func.count().over().label("n"),
+            func.avg(column).over().label("mean"),
+        )
+        .where(*where, column.is_not(None))
         .subquery()
     )
-    found = dict(
-        connection.execute(
-            select(ranked.c.rn, ranked.c.v).where(ranked.c.rn.in_(set(ranks.values())))
-        ).all()
-    )
-    for p, rank in ranks.items():
-        result[f"p{p}"] = seconds(found[rank])
+    # ceil(p * n / 100) in integer arithmetic, the same on every database.
+    ranks = [(ranked.c.n * p + 99) // 100 for p in PERCENTILES]
+    found = connection.execute(
+        select(ranked.c.rn, ranked.c.v, ranked.c.n, ranked.c.mean).where(
+            or_(*(ranked.c.rn == rank for rank in ranks))
+        )
+    ).all()
+    if not found:
+        return {"count": 0, **{f"p{p}": None for p in PERCENTILES}, "mean": None}
+    n, mean = int(found[0].n), found[0].mean
+    by_rank = {int(row.rn): row.v for row in found}
+    result: dict[str, Any] = {"count": n}
+    for p in PERCENTILES:
+        result[f"p{p}"] = seconds(by_rank[nearest_rank(n, p)])
     result["mean"] = seconds(mean)
     return result
 

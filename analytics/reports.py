@@ -115,9 +115,20 @@ class StoreReports:
     def abandonment(self, f: Window) -> dict[str, Any]:
         with self._reading("abandonment", f) as (connection, where):
             rated = counted(where)
-            calls, abandoned = connection.execute(
-                select(func.count(), _sum(_ABANDONED)).where(*rated)
-            ).one()
+            # One scan for the overall, hourly, daily and per-version figures.
+            cells = connection.execute(
+                select(
+                    cs.c.hour,
+                    cs.c.weekday,
+                    cs.c.flow_id,
+                    cs.c.flow_version,
+                    func.min(cs.c.started_at_ms),
+                    func.count(),
+                    _sum(_ABANDONED),
+                )
+                .where(*rated)
+                .group_by(cs.c.hour, cs.c.weekday, cs.c.flow_id, cs.c.flow_version)
+            ).all()
             nodes = _node_figures(connection, rated)
             by_queue = connection.execute(
                 select(
@@ -131,20 +142,26 @@ class StoreReports:
                 .group_by(cs.c.queue)
                 .order_by(cs.c.queue)
             ).all()
-            hours = _grouped(connection, cs.c.hour, rated)
-            weekdays = _grouped(connection, cs.c.weekday, rated)
-            versions = connection.execute(
-                select(
-                    cs.c.flow_id,
-                    cs.c.flow_version,
-                    func.min(cs.c.started_at_ms).label("first"),
-                    func.count(),
-                    _sum(_ABANDONED),
-                )
-                .where(*rated)
-                .group_by(cs.c.flow_id, cs.c.flow_version)
-                .order_by(cs.c.flow_id, "first", cs.c.flow_version)
-            ).all()
+        calls = abandoned = 0
+        hours: dict[int, tuple[int, int]] = {}
+        weekdays: dict[int, tuple[int, int]] = {}
+        per_version: dict[tuple[str, str], tuple[int, int, int]] = {}
+        for hour, weekday, flow, version, first, n, gave_up in cells:
+            n, gave_up = int(n), int(gave_up)
+            calls, abandoned = calls + n, abandoned + gave_up
+            for table, key in ((hours, int(hour)), (weekdays, int(weekday))):
+                had = table.get(key, (0, 0))
+                table[key] = (had[0] + n, had[1] + gave_up)
+            seen = per_version.get((flow, version), (int(first), 0, 0))
+            per_version[(flow, version)] = (
+                min(seen[0], int(first)),
+                seen[1] + n,
+                seen[2] + gave_up,
+            )
+        versions = sorted(
+            ((flow, version, *figures) for (flow, version), figures in per_version.items()),
+            key=lambda row: (row[0], row[2], row[1]),
+        )
         return {
             "overall": {
                 "calls": calls,
@@ -328,15 +345,6 @@ def _node_figures(connection: Connection, where: Sequence[Any]) -> dict[str, _No
             nodes[escape_node].via[via or "error"] += n
             nodes[escape_node].entered = max(nodes[escape_node].entered, nodes[escape_node].escapes)
     return dict(sorted(nodes.items(), key=lambda item: (-item[1].entered, item[0])))
-
-
-def _grouped(
-    connection: Connection, column: Any, where: Sequence[Any]
-) -> dict[int, tuple[int, int]]:
-    rows = connection.execute(
-        select(column, func.count(), _sum(_ABANDONED)).where(*where).group_by(column)
-    ).all()
-    return {int(key): (int(n), int(a)) for key, n, a in rows}
 
 
 def _rate(calls: int, abandoned: int) -> dict[str, Any]:
