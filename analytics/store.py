@@ -176,7 +176,7 @@ class Store:
         for start in range(0, len(sids), _BATCH):
             with self._write("summarise calls") as connection:
                 summaries.refresh(
-                    connection, self._insert, sids[start : start + _BATCH], self.short_abandon_s
+                    connection, self.dialect, sids[start : start + _BATCH], self.short_abandon_s
                 )
         return len(sids)
 
@@ -291,5 +291,5 @@ class Store:
             touched.update(inserted)
             new += len(inserted)
         # Same transaction: a call's summary never lags behind its events.
-        summaries.refresh(connection, self._insert, touched, self.short_abandon_s)
+        summaries.refresh(connection, self.dialect, touched, self.short_abandon_s)
         return new

@@ -8,10 +8,12 @@ right whatever order its events arrived in. `ivr.outcomes.summarize` does the th
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Collection
+from collections.abc import Collection
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from analytics.moments import from_epoch_ms
 from analytics.records import EventRow
@@ -58,9 +60,18 @@ def rows_for(rows: Collection[EventRow], short_abandon_s: float) -> list[dict[st
     return result
 
 
+@cache
+def _upsert(dialect: str) -> Any:
+    """INSERT ... ON CONFLICT DO UPDATE of every column, built once per dialect (building
+    its `excluded` columns cost more than running it)."""
+    statement = (postgresql if dialect == "postgresql" else sqlite).insert(call_summaries)
+    columns = {c.name: statement.excluded[c.name] for c in call_summaries.c if c.name != "call_sid"}
+    return statement.on_conflict_do_update(index_elements=[call_summaries.c.call_sid], set_=columns)
+
+
 def refresh(
     connection: Connection,
-    insert: Callable[[Any], Any],
+    dialect: str,
     call_sids: Collection[str],
     short_abandon_s: float,
 ) -> None:
@@ -87,14 +98,7 @@ def refresh(
         rows = rows_for(stored, short_abandon_s)
         if not rows:
             continue
-        statement = insert(call_summaries)
-        columns = {c: statement.excluded[c] for c in rows[0] if c != "call_sid"}
-        connection.execute(
-            statement.on_conflict_do_update(
-                index_elements=[call_summaries.c.call_sid], set_=columns
-            ),
-            rows,
-        )
+        connection.execute(_upsert(dialect), rows)
 
 
 def close_stale(connection: Connection, cutoff_ms: int) -> int:
