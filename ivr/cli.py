@@ -8,7 +8,7 @@ import os
 import sys
 import uuid
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from flows.catalog import check_paths
 from flows.graph import to_dot, to_mermaid
@@ -134,7 +134,7 @@ def _serve(args: argparse.Namespace) -> int:
             from analytics.reports import StoreReports
 
             call_log.store.short_abandon_s = args.short_abandon
-            reports = StoreReports(call_log.store)
+            reports = StoreReports(call_log.store, open_timeout=args.call_timeout)
         app = create_app(settings, lambda: catalog, call_log, reports=reports)
     except (ValueError, StoreError) as err:
         print(f"ivr serve: {err}", file=sys.stderr)
@@ -158,7 +158,7 @@ def _serve(args: argparse.Namespace) -> int:
     if isinstance(call_log, StoreCallLog):
         from analytics.sweeper import StaleCallSweeper
 
-        sweeper = StaleCallSweeper(call_log.store)
+        sweeper = StaleCallSweeper(call_log.store, timeout=args.call_timeout)
         sweeper.start()
     try:
         uvicorn.run(app, host=args.host, port=args.port, log_level="info")
@@ -214,7 +214,7 @@ def _report(args: argparse.Namespace) -> int:
     try:
         with Store(args.db) as store:
             store.upgrade()
-            reports = StoreReports(store)
+            reports = StoreReports(store, open_timeout=args.call_timeout)
             data = getattr(reports, args.report.replace("-", "_"))(window)
     except StoreError as err:
         print(f"ivr report: {err}", file=sys.stderr)
@@ -246,6 +246,24 @@ def _moment(text: str) -> datetime:
             f"'{text}' is not a time; use ISO 8601 like 2026-11-23T10:00:00-05:00"
         ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _seconds(text: str) -> timedelta:
+    try:
+        return timedelta(seconds=float(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds") from None
+
+
+def _call_timeout_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--call-timeout",
+        type=_seconds,
+        default=_seconds(os.environ.get("IVR_CALL_TIMEOUT", "14400")),
+        metavar="SECONDS",
+        help="a call with no status callback and no event for this long is over "
+        "(env IVR_CALL_TIMEOUT; default 14400, Twilio's 4-hour limit)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -366,6 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="hang-ups within this many seconds of the start are short abandons, left out "
         "of rates (env IVR_SHORT_ABANDON; default 5)",
     )
+    _call_timeout_option(serve)
     serve.set_defaults(run=_serve)
 
     db = commands.add_parser("db", help="database maintenance", description="Database maintenance.")
@@ -408,7 +427,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="print a report: " + ", ".join(REPORTS),
         description="Print a report of the calls in the database (definitions: README, "
         "'Reports and what they count'). Calls count once over: their status callback came, "
-        "or nothing happened on them for 4 hours.",
+        "or nothing happened on them for --call-timeout.",
     )
     report.add_argument("report", choices=REPORTS, metavar="REPORT", help=" | ".join(REPORTS))
     report.add_argument(
@@ -421,6 +440,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--flow", help="only calls of this flow id")
     report.add_argument("--queue", help="only calls that waited in or asked a callback from it")
     report.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    _call_timeout_option(report)
     report.set_defaults(run=_report)
     return parser
 

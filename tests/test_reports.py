@@ -402,3 +402,13 @@ def test_api_refuses_a_bad_date_in_plain_words(loaded: Store) -> None:
         schema = client.get("/openapi.json").json()
     assert response.status_code == 422 and "since 'yesterday'" in response.json()["detail"]
     assert "/api/reports/time-to-agent" in schema["paths"]
+
+
+def test_cli_call_timeout_decides_when_a_silent_call_is_over(loaded: Store) -> None:
+    url = loaded.engine.url.render_as_string(hide_password=False)
+    three_years = str(3 * 365 * 86_400)
+    waiting = json.loads(
+        cli("summary", "--db", url, "--format", "json", "--call-timeout", three_years)
+    )
+    assert waiting["calls"] == 9  # I, silent for a year only, may still be going on
+    assert json.loads(cli("summary", "--db", url, "--format", "json"))["calls"] == 10
