@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from analytics import Store
 from analytics.reports import StoreReports
@@ -412,3 +413,15 @@ def test_cli_call_timeout_decides_when_a_silent_call_is_over(loaded: Store) -> N
     )
     assert waiting["calls"] == 9  # I, silent for a year only, may still be going on
     assert json.loads(cli("summary", "--db", url, "--format", "json"))["calls"] == 10
+
+
+def test_the_sweeper_closes_silent_calls_for_the_views(loaded: Store) -> None:
+    from analytics.sweeper import StaleCallSweeper
+
+    assert StaleCallSweeper(loaded, clock=lambda: at(12, 30)).sweep() == 0  # I: 15 min silent
+    assert StaleCallSweeper(loaded, clock=lambda: at(17)).sweep() == 1
+    with loaded.engine.connect() as connection:
+        row = connection.execute(
+            text("SELECT outcome, ended_by, in_progress FROM call_outcomes WHERE call_sid = 'CA_I'")
+        ).one()
+    assert (row.outcome, row.ended_by, bool(row.in_progress)) == ("abandoned_ivr", "timeout", False)
