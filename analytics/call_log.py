@@ -186,6 +186,12 @@ class StoreCallLog:
     def ready(self) -> bool:
         return self.store.ping()
 
+    def outcome(self, call_sid: str) -> str | None:
+        try:
+            return self.store.outcome_of(call_sid)
+        except StoreError:
+            return None
+
     def events_of(self, call_sid: str) -> list[Event]:
         self._settled()
         return [row.to_event() for row in self.store.events_for(call_sid)]

@@ -15,13 +15,14 @@ from sqlalchemy import Connection, Engine, and_, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
 
-from analytics import callback_line, queue_board, retention
+from analytics import callback_line, queue_board, retention, summaries
 from analytics.database import WRITE, current_revision, database_url, make_engine, upgrade
 from analytics.errors import StoreError, translated
 from analytics.moments import epoch_ms
 from analytics.records import Booking, Callback, CallIdentity, EventRow, event_rows
-from analytics.tables import callbacks, calls, events
+from analytics.tables import call_summaries, callbacks, calls, events
 from ivr.actions import Event
+from ivr.outcomes import SHORT_ABANDON_S
 from ivr.state import CallState
 
 _BATCH = 500  # rows per INSERT: far below SQLite's limit on bound parameters
@@ -31,8 +32,9 @@ _CLAIM_TRIES = 20  # claims lost to a faster agent before giving up for now
 class Store:
     """Built from a database URL: `sqlite:///ivr.db` or `postgresql+psycopg://user@host/db`."""
 
-    def __init__(self, url: str | URL) -> None:
+    def __init__(self, url: str | URL, *, short_abandon_s: float = SHORT_ABANDON_S) -> None:
         self._url = database_url(url)
+        self.short_abandon_s = short_abandon_s  # hang-ups this soon are short abandons
         self.url = self._url.render_as_string(hide_password=True)
         self.engine: Engine = make_engine(self._url)
 
@@ -171,6 +173,30 @@ class Store:
             )
             for r in found
         ]
+
+    def outcome_of(self, call_sid: str) -> str | None:
+        """The call's outcome (SPEC §5) as its events stand; None for an unknown call."""
+        query = select(call_summaries.c.outcome).where(call_summaries.c.call_sid == call_sid)
+        with self._read(f"read the outcome of call {call_sid}") as connection:
+            return connection.scalar(query)
+
+    def close_stale(self, cutoff_ms: int) -> int:
+        """Close calls that had no status callback and no event since `cutoff_ms`;
+        returns how many."""
+        with self._write("close calls whose end was never reported") as connection:
+            return summaries.close_stale(connection, cutoff_ms)
+
+    def resummarize(self) -> int:
+        """Re-derive every call's summary from its events (after changing the
+        short-abandon threshold, say); returns how many calls."""
+        with self._read("list the calls") as connection:
+            sids = list(connection.scalars(select(events.c.call_sid).distinct()))
+        for start in range(0, len(sids), _BATCH):
+            with self._write("summarise calls") as connection:
+                summaries.refresh(
+                    connection, self.dialect, sids[start : start + _BATCH], self.short_abandon_s
+                )
+        return len(sids)
 
     # --- callbacks -------------------------------------------------------------------
 
@@ -333,14 +359,20 @@ class Store:
         )
 
     def _insert_events(self, connection: Connection, rows: Sequence[EventRow]) -> int:
+        touched: set[str] = set()
         new = 0
+        # One statement, many parameter sets: compiled once and cached (a multi-row VALUES
+        # literal is compiled afresh for every batch, which cost more than the writing).
+        statement = (
+            self._insert(events)
+            .on_conflict_do_nothing(index_elements=[events.c.call_sid, events.c.seq])
+            .returning(events.c.call_sid)
+        )
         for start in range(0, len(rows), _BATCH):
             chunk = [row.to_json() for row in rows[start : start + _BATCH]]
-            statement = (
-                self._insert(events)
-                .values(chunk)
-                .on_conflict_do_nothing(index_elements=[events.c.call_sid, events.c.seq])
-                .returning(events.c.id)
-            )
-            new += len(connection.execute(statement).all())
+            inserted = connection.execute(statement, chunk).scalars().all()
+            touched.update(inserted)
+            new += len(inserted)
+        # Same transaction: a call's summary never lags behind its events.
+        summaries.refresh(connection, self.dialect, touched, self.short_abandon_s)
         return new

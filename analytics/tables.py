@@ -12,10 +12,12 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Index,
     Integer,
     MetaData,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -105,3 +107,52 @@ class CallbackRecord(Base):
 calls = Base.metadata.tables["calls"]
 events = Base.metadata.tables["events"]
 callbacks = Base.metadata.tables["callbacks"]
+
+
+class CallSummaryRecord(Base):
+    """One row per call, kept up to date as its events arrive (see analytics.summaries):
+    reports read these rows, never the raw events. Spans are ms, moments epoch ms;
+    `hour` (UTC, 0-23) and `weekday` (0 = Monday) are kept for grouping on any database."""
+
+    __tablename__ = "call_summaries"
+    __table_args__ = (
+        Index(None, "started_at_ms"),
+        Index(None, "flow_id", "started_at_ms"),
+        Index(None, "queue", "started_at_ms"),
+        Index(None, "ended_at_ms", "last_event_at_ms"),
+    )
+
+    call_sid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    flow_id: Mapped[str] = mapped_column(String(200))
+    flow_version: Mapped[str] = mapped_column(String(100))
+    outcome: Mapped[str] = mapped_column(String(32))
+    started_at_ms: Mapped[int] = mapped_column(BigInteger)
+    hour: Mapped[int] = mapped_column(Integer)
+    weekday: Mapped[int] = mapped_column(Integer)
+    last_event_at_ms: Mapped[int] = mapped_column(BigInteger)
+    ended_at_ms: Mapped[int | None] = mapped_column(BigInteger)
+    ended_by: Mapped[str | None] = mapped_column(String(16))  # status | timeout
+    end_status: Mapped[str | None] = mapped_column(String(32))
+    duration_ms: Mapped[int] = mapped_column(BigInteger)
+    path: Mapped[str] = mapped_column(Text)  # nodes entered, joined by " > "
+    last_node: Mapped[str | None] = mapped_column(String(200))
+    queue: Mapped[str | None] = mapped_column(String(200))
+    queued_at_ms: Mapped[int | None] = mapped_column(BigInteger)
+    wait_ms: Mapped[int | None] = mapped_column(BigInteger)
+    agent_at_ms: Mapped[int | None] = mapped_column(BigInteger)
+    time_to_agent_ms: Mapped[int | None] = mapped_column(BigInteger)
+    agent: Mapped[str | None] = mapped_column(String(200))
+    escaped: Mapped[bool] = mapped_column(Boolean)
+    escape_node: Mapped[str | None] = mapped_column(String(200))
+    escape_via: Mapped[str | None] = mapped_column(String(16))
+    callback_offered: Mapped[bool] = mapped_column(Boolean)
+    callback_accepted: Mapped[bool] = mapped_column(Boolean)
+    callback_requested_at_ms: Mapped[int | None] = mapped_column(BigInteger)
+    callback_connected_at_ms: Mapped[int | None] = mapped_column(BigInteger)
+    callback_to_agent_ms: Mapped[int | None] = mapped_column(BigInteger)
+    time_to_callback_ms: Mapped[int | None] = mapped_column(BigInteger)
+    on_hold_ms: Mapped[int | None] = mapped_column(BigInteger)
+    callback_call_sid: Mapped[str | None] = mapped_column(String(64))
+
+
+call_summaries = Base.metadata.tables["call_summaries"]

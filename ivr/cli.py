@@ -7,8 +7,9 @@ import json
 import os
 import signal
 import sys
+import uuid
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from flows.catalog import check_paths
 from flows.graph import to_dot, to_mermaid
@@ -82,15 +83,31 @@ def _call(args: argparse.Namespace) -> int:
     def now() -> datetime:
         return fixed if fixed is not None else datetime.now(UTC)
 
-    result = run_call(
-        loaded,
-        turns,
-        lambda line: print(line, flush=True),
-        caller=args.caller,
-        dialed=args.dialed,
-        now=now,
-        dial_status=args.dial_status,
-    )
+    log = None
+    if args.db is not None:
+        from analytics.errors import StoreError
+
+        try:
+            log = open_call_log(args.db, args.spool)
+        except StoreError as err:
+            print(f"ivr call: {err}", file=sys.stderr)
+            return EXIT_USAGE
+    try:
+        result = run_call(
+            loaded,
+            turns,
+            lambda line: print(line, flush=True),
+            caller=args.caller,
+            dialed=args.dialed,
+            now=now,
+            dial_status=args.dial_status,
+            log=log,
+            call_sid=f"CAterminal{uuid.uuid4().hex}" if log is not None else "CA-terminal",
+        )
+    finally:
+        store = getattr(log, "store", None)
+        if store is not None:
+            store.close()
     return EXIT_OK if result.destination is not None else EXIT_HUNG_UP
 
 
@@ -128,7 +145,13 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         privacy = privacy_of(args)
         call_log = open_call_log(args.db, args.spool, privacy)
-        app = create_app(settings, served.catalog, call_log)
+        reports = None
+        if isinstance(call_log, StoreCallLog):
+            from analytics.reports import StoreReports
+
+            call_log.store.short_abandon_s = args.short_abandon
+            reports = StoreReports(call_log.store, open_timeout=args.call_timeout)
+        app = create_app(settings, served.catalog, call_log, reports=reports)
     except (ValueError, StoreError) as err:
         print(f"ivr serve: {err}", file=sys.stderr)
         return EXIT_USAGE
@@ -151,12 +174,20 @@ def _serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGHUP, lambda *_: watcher.reload_now("SIGHUP"))
     watching = f"Watching {args.flows} for edits; " if args.watch else ""
     print(f"{watching}reload the flows with: kill -HUP {os.getpid()}")
+    sweeper = None
+    if isinstance(call_log, StoreCallLog):
+        from analytics.sweeper import StaleCallSweeper
+
+        sweeper = StaleCallSweeper(call_log.store, timeout=args.call_timeout)
+        sweeper.start()
     try:
         # Our own loggers and format for uvicorn's lines too; our request line replaces
         # its access log, which would write the query strings (call state) to the log.
         uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)
     finally:
         watcher.stop()
+        if sweeper is not None:
+            sweeper.stop()
         if isinstance(call_log, StoreCallLog):
             call_log.close()  # writes what is pending, or spools it
     return EXIT_OK
@@ -194,6 +225,7 @@ def _simulate(args: argparse.Namespace) -> int:
             auth_token=token,
             start=args.start,
         )
+        call_log.flush()  # every event in the database before the report reads it
     print("\n".join(tally.lines()))
     report = simulation_report(args.db) if not args.url else None
     if report:
@@ -202,9 +234,20 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def simulation_report(db_url: str) -> str | None:
-    """HOOK for the reports (analytics): the report summary of the simulated day, printed
-    after the simulator's own tally. None until the reports are wired in here."""
-    return None
+    """The report summary of the simulated calls, from the database the server wrote,
+    printed after the simulator's own tally so the two can be compared."""
+    if db_url == "memory://":
+        return None
+    from analytics.reports import StoreReports
+    from analytics.store import Store
+    from ivr.report_rows import to_table
+    from webhooks.reports_api import ReportFilter
+
+    with Store(db_url) as store:
+        summary = StoreReports(store).summary(ReportFilter())
+    return "Report summary (ivr report summary --db " + db_url + "):\n" + to_table(
+        "summary", summary
+    )
 
 
 def _db_upgrade(args: argparse.Namespace) -> int:
@@ -218,6 +261,50 @@ def _db_upgrade(args: argparse.Namespace) -> int:
     except StoreError as err:
         print(f"ivr db upgrade: {err}", file=sys.stderr)
         return EXIT_PROBLEMS
+    return EXIT_OK
+
+
+def _db_resummarize(args: argparse.Namespace) -> int:
+    from analytics.errors import StoreError
+    from analytics.store import Store
+
+    try:
+        with Store(args.db, short_abandon_s=args.short_abandon) as store:
+            store.upgrade()
+            count = store.resummarize()
+    except StoreError as err:
+        print(f"ivr db resummarize: {err}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    print(f"{store.url}: {count} call(s) summarised again (short abandon: {args.short_abandon} s)")
+    return EXIT_OK
+
+
+def _report(args: argparse.Namespace) -> int:
+    from analytics.errors import StoreError
+    from analytics.reports import StoreReports
+    from analytics.store import Store
+    from ivr.report_rows import to_csv, to_table
+    from webhooks.reports_api import report_filter
+
+    try:
+        window = report_filter(args.since, args.until, args.flow, args.queue)
+    except ValueError as err:
+        print(f"ivr report: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        with Store(args.db) as store:
+            store.upgrade()
+            reports = StoreReports(store, open_timeout=args.call_timeout)
+            data = getattr(reports, args.report.replace("-", "_"))(window)
+    except StoreError as err:
+        print(f"ivr report: {err}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    if args.format == "json":
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+    elif args.format == "csv":
+        print(to_csv(args.report, data), end="")
+    else:
+        print(to_table(args.report, data), end="")
     return EXIT_OK
 
 
@@ -241,6 +328,24 @@ def _moment(text: str) -> datetime:
             f"'{text}' is not a time; use ISO 8601 like 2026-11-23T10:00:00-05:00"
         ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _seconds(text: str) -> timedelta:
+    try:
+        return timedelta(seconds=float(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds") from None
+
+
+def _call_timeout_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--call-timeout",
+        type=_seconds,
+        default=_seconds(os.environ.get("IVR_CALL_TIMEOUT", "14400")),
+        metavar="SECONDS",
+        help="a call with no status callback and no event for this long is over "
+        "(env IVR_CALL_TIMEOUT; default 14400, Twilio's 4-hour limit)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -308,6 +413,17 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("answered", "busy", "no-answer", "failed"),
         help="how transfers end (to try on_fail routes)",
     )
+    call.add_argument(
+        "--db",
+        default=None,
+        metavar="URL",
+        help="keep the call in this database, as ivr serve would (then see it in ivr report)",
+    )
+    call.add_argument(
+        "--spool",
+        default=os.environ.get("IVR_SPOOL", ".ivr-spool"),
+        help="with --db: where events wait while the database is unreachable",
+    )
     call.set_defaults(run=_call)
 
     serve = commands.add_parser(
@@ -349,6 +465,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_false",
         help="do not reload the flows when their files change; reload only on SIGHUP",
     )
+    serve.add_argument(
+        "--short-abandon",
+        type=float,
+        default=float(os.environ.get("IVR_SHORT_ABANDON", "5")),
+        metavar="SECONDS",
+        help="hang-ups within this many seconds of the start are short abandons, left out "
+        "of rates (env IVR_SHORT_ABANDON; default 5)",
+    )
+    _call_timeout_option(serve)
     serve.set_defaults(run=_serve)
 
     sim = commands.add_parser(
@@ -381,6 +506,48 @@ def build_parser() -> argparse.ArgumentParser:
     )
     upgrade.set_defaults(run=_db_upgrade)
     add_prune_command(db_commands)
+    resummarize = db_commands.add_parser(
+        "resummarize",
+        help="work out every call's outcome again from its events",
+        description="Work out every call's summary row (its outcome) again from its events, "
+        "e.g. after changing the short-abandon threshold.",
+    )
+    resummarize.add_argument(
+        "--db",
+        default=os.environ.get("IVR_DB", "sqlite:///ivr.db"),
+        help="database URL (env IVR_DB)",
+    )
+    resummarize.add_argument(
+        "--short-abandon",
+        type=float,
+        default=float(os.environ.get("IVR_SHORT_ABANDON", "5")),
+        metavar="SECONDS",
+        help="hang-ups within this many seconds are short abandons (env IVR_SHORT_ABANDON)",
+    )
+    resummarize.set_defaults(run=_db_resummarize)
+
+    from ivr.report_rows import REPORTS
+
+    report = commands.add_parser(
+        "report",
+        help="print a report: " + ", ".join(REPORTS),
+        description="Print a report of the calls in the database (definitions: README, "
+        "'Reports and what they count'). Calls count once over: their status callback came, "
+        "or nothing happened on them for --call-timeout.",
+    )
+    report.add_argument("report", choices=REPORTS, metavar="REPORT", help=" | ".join(REPORTS))
+    report.add_argument(
+        "--db",
+        default=os.environ.get("IVR_DB", "sqlite:///ivr.db"),
+        help="database URL (env IVR_DB)",
+    )
+    report.add_argument("--since", help="calls started at or after (ISO date or time, UTC)")
+    report.add_argument("--until", help="calls started before (ISO date or time, UTC)")
+    report.add_argument("--flow", help="only calls of this flow id")
+    report.add_argument("--queue", help="only calls that waited in or asked a callback from it")
+    report.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    _call_timeout_option(report)
+    report.set_defaults(run=_report)
     return parser
 
 

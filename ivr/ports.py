@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from ivr.actions import Event
+from ivr.outcomes import summarize
 from ivr.state import CallState
 
 
@@ -53,6 +54,9 @@ class CallLog(Protocol):
     def queue_history(self, queue: str, now: datetime) -> QueueHistory:
         """The queue's recent answers and the callbacks waiting in its line, for the wait
         estimate (may be a few seconds old; empty when the database cannot say)."""
+
+    def outcome(self, call_sid: str) -> str | None:
+        """The call's outcome (SPEC §5) as its events stand so far; None if unknown."""
 
 
 @dataclass(frozen=True)
@@ -185,6 +189,10 @@ class MemoryCallLog:
             if r.queue == queue and status == "pending"
         ]
         return QueueHistory(tuple(sorted(answers)), tuple(sorted(waiting)))
+
+    def outcome(self, call_sid: str) -> str | None:
+        stored = self.events.get(call_sid)
+        return summarize(stored.values()).outcome if stored else None
 
     def callbacks_for(self, call_sid: str) -> list[CallbackStatus]:
         return [

@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flows.loader import LoadedFlow
-from flows.model import PHONE_KEYS
+from flows.model import PHONE_KEYS, Flow
 from ivr.actions import (
     CallerEvent,
     Dial,
     DialResult,
     Digits,
     Enqueue,
+    Event,
     Hangup,
     Listen,
     Record,
@@ -26,6 +27,8 @@ from ivr.actions import (
     Step,
 )
 from ivr.engine import start_call, step
+from ivr.outcomes import STATUS_CHANNEL
+from ivr.ports import CallLog
 
 
 def parse_turn(turn: str) -> CallerEvent:
@@ -71,13 +74,37 @@ def run_call(
     dialed: str,
     now: Callable[[], datetime],
     dial_status: str = "answered",
+    log: CallLog | None = None,
+    call_sid: str = "CA-terminal",
 ) -> CallResult:
+    """Walk a call in the terminal; with a `log`, keep it as the server would (its state,
+    its events and, when it is over, a status like Twilio's)."""
     flow = loaded.flow
     current = start_call(
-        flow, loaded.version, "CA-terminal", caller, dialed or (flow.numbers or [""])[0], now()
+        flow, loaded.version, call_sid, caller, dialed or (flow.numbers or [""])[0], now()
     )
     seen: list[str] = []
+    try:
+        return _walk(current, flow, turns, emit, now, dial_status, log, seen)
+    finally:
+        if log is not None:
+            ended = Event("call_ended", now(), None, {"status": "completed"}, STATUS_CHANNEL + 1)
+            log.append(current.state, [ended])
+
+
+def _walk(
+    current: Step,
+    flow: Flow,
+    turns: Iterator[str],
+    emit: Callable[[str], None],
+    now: Callable[[], datetime],
+    dial_status: str,
+    log: CallLog | None,
+    seen: list[str],
+) -> CallResult:
     while True:
+        if log is not None:
+            log.record(current.state, current.events)
         _show(current, emit, seen)
         if isinstance(current.final, Dial) and dial_status not in ("answered", "completed"):
             emit(f"  (the transfer to {current.final.target} ends: {dial_status})")

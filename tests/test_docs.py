@@ -103,3 +103,18 @@ def test_every_simulate_flag_is_documented() -> None:
         for flag in action.option_strings:
             if flag.startswith("--") and action.help != "==SUPPRESS==" and flag != "--help":
                 assert f"`{flag}" in README, f"ivr simulate {flag} is not in the README"
+
+
+def test_every_report_view_and_outcome_is_documented() -> None:
+    from ivr.outcomes import ESCAPE_VIAS, OUTCOMES
+    from ivr.report_rows import REPORTS
+
+    section = README[README.index("## Reports and what they count") :]
+    migration = (ROOT / "analytics/migrations/versions/0002_call_outcomes.py").read_text()
+    views = re.findall(r'^\s+"([a-z_]+)": f"""', migration, flags=re.MULTILINE)
+    assert "call_outcomes" in views and len(views) >= 8
+    for name in [*views, *OUTCOMES, *ESCAPE_VIAS]:
+        assert f"`{name}`" in section, f"{name} is not explained in the reports section"
+    for report in REPORTS:
+        assert f"/api/reports/{report}" in section and report in section
+    assert "nearest rank" in section and "IVR_SHORT_ABANDON" in README

@@ -131,7 +131,13 @@ class AgentLine:
         state = self.voice.log.load(call_sid)
         response = VoiceResponse()
         if state is not None:
-            self._append(state, "callback_connected", CALLBACK + 10 * _int(callback_id) + 1)
+            self._append(
+                state,
+                "callback_connected",
+                CALLBACK + 10 * _int(callback_id) + 1,
+                callback_call=req.get("CallSid"),  # the customer's leg: links the two calls
+                agent_call=req.get("ParentCallSid"),
+            )
             loaded = self.voice.flow_of(state)
             name = loaded.flow.id if loaded else "us"
             response.say(

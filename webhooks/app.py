@@ -22,7 +22,7 @@ from webhooks.agent_line import AgentLine
 from webhooks.dashboard import dashboard_router
 from webhooks.ops import install_ops
 from webhooks.queue_wait import QueueWait
-from webhooks.reports_api import Reports
+from webhooks.reports_api import Reports, reports_router
 from webhooks.settings import Settings
 from webhooks.twilio_request import TwilioRequest
 from webhooks.voice import Voice
@@ -57,6 +57,8 @@ def create_app(
         lifespan=lifespan,
     )
     install_ops(app, settings, flows, call_log, clock)
+    if reports is not None:
+        app.include_router(reports_router(reports))
     voice = Voice(settings, flows, call_log, clock)
     queue = QueueWait(voice)
     agents = AgentLine(voice)
@@ -200,7 +202,13 @@ def create_app(
         if state is None:
             raise HTTPException(404, f"no call {call_sid}")
         return JSONResponse(
-            {"call_sid": call_sid, "node": state.node, "route": state.route, **state.context()}
+            {
+                "call_sid": call_sid,
+                "node": state.node,
+                "route": state.route,
+                "outcome": call_log.outcome(call_sid),
+                **state.context(),
+            }
         )
 
     if reports is not None:

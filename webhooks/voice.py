@@ -6,6 +6,7 @@ renders TwiML. Whatever goes wrong, the caller is routed to a person.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,6 +32,7 @@ from webhooks import sequence, state_token, twiml
 from webhooks.settings import Settings
 from webhooks.twilio_request import TwilioRequest
 
+log = logging.getLogger("ivr.webhooks")
 ENDED = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 MAX_DIGITS = 64
 MAX_SPEECH = 2_000
@@ -129,6 +131,21 @@ class Voice:
         loaded = self.flow_of(state) if state else None
         if state is None or loaded is None:
             return twiml.empty()
+        # The person dialed has answered: for the reports, a person is on the line now.
+        answered = Event(
+            "agent_connected",
+            self.clock(),
+            state.node or None,
+            {
+                "transfer": (state.route or "").removeprefix("transfer:"),
+                "agent_call": req.get("CallSid"),
+            },
+            seq=sequence.TRANSFER_ANSWERED + state.events,
+        )
+        try:
+            self.log.append(state, [answered])
+        except Exception:  # this is the answering person's leg: never break their whisper
+            log.exception("could not log that call %s was answered", state.call_sid)
         return twiml.say_only(whisper(state.context(), loaded.flow))
 
     def recorded(self, req: TwilioRequest, token: str) -> str:

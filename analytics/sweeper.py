@@ -1,0 +1,51 @@
+"""Closes calls whose end Twilio never reported, so the SQL views count them too.
+
+Reports already treat such calls as over at read time (`analytics.reports.OPEN_TIMEOUT`);
+this stamps it in the `call_summaries` table for analysts' tools that read the views.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from analytics.errors import StoreError
+from analytics.moments import epoch_ms
+from analytics.reports import OPEN_TIMEOUT
+from analytics.store import Store
+
+log = logging.getLogger("ivr.analytics")
+
+
+class StaleCallSweeper:
+    def __init__(
+        self,
+        store: Store,
+        every: float = 300.0,
+        timeout: timedelta = OPEN_TIMEOUT,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.store, self.every, self.timeout, self.clock = store, every, timeout, clock
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="ivr-sweeper", daemon=True)
+
+    def sweep(self) -> int:
+        """Close the stale calls now; returns how many (0 when the database is away)."""
+        try:
+            return self.store.close_stale(epoch_ms(self.clock() - self.timeout))
+        except StoreError as err:
+            log.warning("could not close stale calls: %s", err)
+            return 0
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self.sweep()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
