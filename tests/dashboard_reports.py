@@ -1,10 +1,9 @@
-"""Reports for the dashboard test, built from a small hand-written set of calls.
+"""Reports for the dashboard's browser tests, built from a small hand-written set of calls.
 
-STAND-IN, until the reports branch (i4-reports) is merged: `HandWrittenReports` implements
-the `Reports` port from a dozen calls written out below, in the JSON shapes of the reports
-contract, and `reports_api` serves them at `/api/reports/*` and `/api/flows` the way the
-real router does (JSON only). When merging, the lead switches the browser test to the real
-analytics reports (and the real router in `create_app`) and deletes this module.
+`HandWrittenReports` implements the `Reports` port from a dozen calls written out below,
+so the figures the page shows can be worked out by hand (the real router serves them).
+`tests/test_reports.py` checks the real analytics reports against hand-built histories, and
+the last browser test draws them from calls run through the webhooks.
 """
 
 from __future__ import annotations
@@ -15,8 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from itertools import pairwise
 from typing import Any
-
-from fastapi import APIRouter, Query
 
 from webhooks.reports_api import ReportFilter
 
@@ -288,27 +285,3 @@ def _moment(text: str | None) -> datetime | None:
         return datetime.combine(date.fromisoformat(text), time(), UTC)
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def reports_api(reports: HandWrittenReports) -> APIRouter:
-    """`/api/reports/*` and `/api/flows`, JSON only, as the reports contract has them."""
-    router = APIRouter()
-
-    def report(name: str, compute: Callable[[ReportFilter], dict[str, Any]]) -> None:
-        def endpoint(
-            since: str | None = Query(None),
-            until: str | None = Query(None),
-            flow: str | None = Query(None),
-            queue: str | None = Query(None),
-        ) -> dict[str, Any]:
-            return compute(ReportFilter(_moment(since), _moment(until), flow, queue))
-
-        router.add_api_route(f"/api/reports/{name}", endpoint, methods=["GET"])
-
-    report("summary", reports.summary)
-    report("abandonment", reports.abandonment)
-    report("time-to-agent", reports.time_to_agent)
-    report("callbacks", reports.callbacks)
-    report("funnel", reports.funnel)
-    router.add_api_route("/api/flows", reports.flows, methods=["GET"])
-    return router

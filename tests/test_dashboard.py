@@ -1,8 +1,10 @@
 """The dashboard at `/` in headless Chromium (Debian's `chromium` + `chromium-driver`).
 
-The real app runs on uvicorn; the browser opens `/`, the page fetches the reports and
-draws them. Screenshots of each chart are checked for the colours of its data, and the
-summary figures against the hand-written calls of `tests/dashboard_reports.py`.
+The real app runs on uvicorn; the browser opens `/`, the page fetches the reports (the
+real `/api/reports/*` router) and draws them. Screenshots of each chart are checked for
+the colours of its data. Most tests feed the router the hand-written calls of
+`tests/dashboard_reports.py`, whose figures are worked out by hand; the last one runs
+calls through the signed webhooks into SQLite and reads the real analytics reports.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -30,7 +32,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 from flows.catalog import Catalog
 from flows.loader import load_path
 from ivr.ports import MemoryCallLog
-from tests.dashboard_reports import CALLS, Call, HandWrittenReports, reports_api
+from tests.dashboard_reports import CALLS, Call, HandWrittenReports
 from tests.twilio_caller import serve
 from webhooks.app import create_app
 from webhooks.reports_api import ReportFilter
@@ -102,8 +104,6 @@ def dashboard(reports: HandWrittenReports, api_key: str | None = None) -> Iterat
     catalog = Catalog((load_path(ROOT / "flows.example.yaml"),))
     settings = Settings.from_env({}, insecure_dev=True)
     app = create_app(settings, lambda: catalog, MemoryCallLog(), reports=reports)
-    # STAND-IN for the reports router of the i4-reports branch (same URLs and shapes).
-    app.include_router(reports_api(reports))
     seen: list[Seen] = []
     _record_and_guard(app, seen, api_key)
     with serve(app) as base:
@@ -337,3 +337,49 @@ def test_the_dashboard_needs_reports() -> None:
     app = create_app(Settings.from_env({}, insecure_dev=True), lambda: catalog, MemoryCallLog())
     with serve(app) as base:
         assert httpx.get(base + "/").status_code == 404
+
+
+def test_calls_through_the_real_webhooks_show_on_the_dashboard(
+    browser: WebDriver, tmp_path: Path
+) -> None:
+    """No stand-in: calls go through the signed webhooks into SQLite, and the page draws
+    what the analytics reports make of them."""
+    from analytics.call_log import StoreCallLog
+    from analytics.reports import StoreReports
+    from tests.twilio_caller import FakeTwilio
+
+    token = "dashboard-token"
+    call_log = StoreCallLog.open(f"sqlite:///{tmp_path / 'ivr.db'}", tmp_path / "spool")
+    catalog = Catalog((load_path(ROOT / "flows.example.yaml"),))
+    clock = [datetime(2026, 11, 24, 15, 0, tzinfo=UTC)]  # a Tuesday, the office is open
+    app = create_app(
+        Settings.from_env({"TWILIO_AUTH_TOKEN": token}),
+        lambda: catalog,
+        call_log,
+        clock=lambda: clock[0],
+        reports=StoreReports(call_log.store),
+    )
+    try:
+        with serve(app) as base, FakeTwilio(base, token) as twilio:
+            ended = 0
+            for turns, seconds in (([], 30), (["0"], 90), ([], 2)):
+                call = twilio.dial(turns)
+                clock[0] += timedelta(seconds=seconds)
+                ended += 1
+                status = {"CallSid": call.sid, "CallStatus": "completed", "SequenceNumber": "1"}
+                if call.end.startswith("queue:"):
+                    twilio.post(call.end_url, {"CallSid": call.sid, "QueueResult": "hangup"})
+                assert twilio.post(base + "/twilio/status", status).status_code in (200, 204)
+            call_log.flush()
+            summary = StoreReports(call_log.store).summary(ReportFilter())
+            assert summary["calls"] == ended == 3  # what the page must show, from the database
+
+            open_page(browser, base + "/")
+            assert tile(browser, "calls") == "3"
+            assert tile(browser, "short_abandons") == str(summary["short_abandons"]) == "1"
+            assert tile(browser, "abandoned") == str(summary["abandoned"]) == "2"
+            funnel = [b for b in drawn(browser)["funnel-chart"] if b["total"] > 0]
+            assert funnel, "the funnel drew nothing for real calls"
+            assert script_errors(browser) == []
+    finally:
+        call_log.close()

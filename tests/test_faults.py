@@ -101,10 +101,12 @@ def test_a_worker_killed_mid_call_the_call_goes_on_on_the_other(
 ) -> None:
     flow = tmp_path / "faults.yaml"
     flow.write_text(FLOW)
-    StoreCallLog.open(db_url, tmp_path / "migrate").store.close()  # migrate once, first
+    StoreCallLog.open(db_url, tmp_path / "migrate").close()  # migrate once, first
     with ExitStack() as stack:
-        one, first = stack.enter_context(ivr_serve(flow, db_url, tmp_path / "spool-1"))
-        two, _ = stack.enter_context(ivr_serve(flow, db_url, tmp_path / "spool-2"))
+        # Two workers on one host share its spool folder: every write is journalled there
+        # before the answer, so what the killed one answered for is replayed by the other.
+        one, first = stack.enter_context(ivr_serve(flow, db_url, tmp_path / "spool"))
+        two, _ = stack.enter_context(ivr_serve(flow, db_url, tmp_path / "spool"))
         twilio = stack.enter_context(FakeTwilio(one, TOKEN))
         sid = "CAkilled"
         fields = {**FIELDS, "CallSid": sid}
@@ -139,7 +141,7 @@ def test_a_worker_killed_mid_call_the_call_goes_on_on_the_other(
         assert saved is not None and saved.route == "end"
         assert saved.variables == {"account": "4321"}
     finally:
-        log.store.close()
+        log.close()
 
 
 # --- retries and late status callbacks, in one server -----------------------------------

@@ -39,7 +39,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[st
             twilio.dial(["1", "123456#"])  # one known call, so lookups can find something
             yield base, app.openapi()
     finally:
-        log.store.close()
+        log.close()
 
 
 def operations(spec: dict[str, object]) -> list[schemathesis.APIOperation]:  # type: ignore[type-arg]

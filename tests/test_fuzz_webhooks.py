@@ -118,7 +118,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, database: str) -> Iterator[
             yield running
             running.http.close()
     finally:
-        log.store.close()
+        log.close()
 
 
 def urls_in(url: str, document: str) -> list[str]:
@@ -166,7 +166,9 @@ def test_hostile_signed_requests_keep_the_caller_with_a_person(
     url, fields = data.draw(hostile_requests(server))
     check(server, url, fields)
     # Junk is refused or kept, but never leaves the database looking down for everyone.
+    server.log.flush()  # every write is journalled on disk first; now it is replayed
     assert server.log.spool.depth() == 0, f"{url} {fields}: spooled"
+    assert not server.log.spool.database_down(), f"{url} {fields}: the database looks down"
 
 
 @FUZZ

@@ -89,6 +89,10 @@ class CallCollector(Collector):
         yield _gauge("ivr_flows_loaded", "Flows being served.", len(catalog.flows))
         up = True
         queues = queues_of(catalog)
+        stats = self.call_log if isinstance(self.call_log, CallStats) else None
+        # Read before the waiting callers: that read first lets pending writes land, which
+        # would empty the spool this gauge is meant to show.
+        spooled = stats.spool_depth() if stats is not None else 0
         try:
             waiting = Tally(w.queue for w in self.call_log.waiting_callers(queues, self.clock()))
             family = GaugeMetricFamily(
@@ -100,7 +104,6 @@ class CallCollector(Collector):
         except Exception:  # a scrape must not fail with the database
             log.warning("metrics: could not read the waiting callers", exc_info=True)
             up = False
-        stats = self.call_log if isinstance(self.call_log, CallStats) else None
         if stats is not None:
             try:
                 outcomes = stats.outcome_counts()
@@ -128,7 +131,7 @@ class CallCollector(Collector):
             yield _gauge(
                 "ivr_spool_events",
                 "Events kept on this host's disk until the database takes them.",
-                stats.spool_depth(),
+                spooled,
             )
         yield _gauge("ivr_database_up", "1 when the database answered this scrape.", int(up))
 
