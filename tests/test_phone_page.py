@@ -23,6 +23,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from simulator.phone_page import phone_router
 from tests.test_dashboard import browser  # noqa: F401 - the headless Chromium fixture
 from tests.twilio_caller import free_port
 
@@ -168,3 +169,14 @@ def test_the_phone_page_in_headless_chromium(
     log: list[dict[str, Any]] = browser.get_log("browser")  # type: ignore[no-untyped-call]
     errors = [e for e in log if e["level"] == "SEVERE"]
     assert not errors, errors
+
+
+def test_every_phone_url_is_documented() -> None:
+    readme = (ROOT / "README.md").read_text()
+    router = phone_router(list, "http://127.0.0.1:8000", None)
+    paths = {getattr(route, "path", "") for route in router.routes} | {
+        "/api/calls/{CallSid}/events"
+    }
+    assert len(paths) >= 5
+    for path in paths:
+        assert f"`{path}" in readme or f" {path}`" in readme, path
