@@ -10,6 +10,7 @@ import sys
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from flows.catalog import check_paths
 from flows.graph import to_dot, to_mermaid
@@ -22,6 +23,12 @@ from ivr.ports import CallLog, MemoryCallLog
 from ivr.privacy import Privacy
 from ivr.terminal import run_call
 from simulator import cli_args as simulator_args
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
+
+    from flows.versions import ServedFlows
+    from webhooks.settings import Settings
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_HUNG_UP = 0, 1, 2, 3
 
@@ -152,6 +159,7 @@ def _serve(args: argparse.Namespace) -> int:
             call_log.store.short_abandon_s = args.short_abandon
             reports = StoreReports(call_log.store, open_timeout=args.call_timeout)
         app = create_app(settings, served.catalog, call_log, reports=reports)
+        app.include_router(_phone(settings, served, args))  # `/phone`: try a flow in a browser
     except (ValueError, StoreError) as err:
         print(f"ivr serve: {err}", file=sys.stderr)
         return EXIT_USAGE
@@ -164,6 +172,7 @@ def _serve(args: argparse.Namespace) -> int:
     print(f"  Primary handler fails:  POST {base}/twilio/fallback")
     print(f"  Call status changes:    POST {base}/twilio/status")
     print(f"  Agent line number:      POST {base}/twilio/agent")
+    print(f"Dashboard: {base}/   Try a flow in the browser: {base}/phone")
     if settings.public_url is None:
         print("  (set IVR_PUBLIC_URL or --public-url to the address Twilio reaches, e.g. ngrok's)")
     if settings.auth_token is None:
@@ -191,6 +200,20 @@ def _serve(args: argparse.Namespace) -> int:
         if isinstance(call_log, StoreCallLog):
             call_log.close()  # writes what is pending, or spools it
     return EXIT_OK
+
+
+def _phone(settings: Settings, served: ServedFlows, args: argparse.Namespace) -> APIRouter:
+    """The `/phone` page's router: its stand-in calls this very server, signed as Twilio."""
+    from simulator.phone_page import Line, lines_of, phone_router
+
+    local = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+    local = f"http://[{local}]:{args.port}" if ":" in local else f"http://{local}:{args.port}"
+    token = settings.auth_token.get_secret_value() if settings.auth_token else None
+
+    def lines() -> list[Line]:  # read on each request: the chooser follows hot reloads
+        return lines_of(served.catalog())
+
+    return phone_router(lines, settings.public_url or local, token, host=local)
 
 
 def _simulate(args: argparse.Namespace) -> int:

@@ -53,10 +53,12 @@ def twilio() -> Iterator[FakeTwilio]:
 
 def test_every_line_of_a_request_carries_its_call_sid(twilio: FakeTwilio) -> None:
     captured: list[dict[str, Any]] = []
-    with _capture(captured):
+    capture = _capture(captured)
+    with capture:
         call = twilio.dial(["1"])
         # A damaged state token: the handler logs the failure and fails open.
         twilio.post(twilio.base_url + "/twilio/gather?t=damaged", {"CallSid": "CAbroken"})
+        capture.wait_for('"POST /twilio/gather 200"', "CAbroken")
     answered = [x for x in captured if x["logger"] == "ivr.http"]
     assert [x["message"] for x in answered[:2]] == [
         "POST /twilio/voice 200",
@@ -153,6 +155,16 @@ class _capture:
         self.level = root.level
         root.addHandler(self.handler)
         root.setLevel(logging.INFO)
+
+    def wait_for(self, *texts: str, seconds: float = 5.0) -> None:
+        """The request line is written once the answer is sent, so the client can have it
+        a moment before the line exists: wait for a line holding every text."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            lines = self.stream.getvalue().splitlines()
+            if any(all(text in line for text in texts) for line in lines):
+                return
+            time.sleep(0.01)
 
     def __exit__(self, *_: object) -> None:
         root = logging.getLogger()

@@ -32,10 +32,11 @@ from ivr.audit import admin_action
 from webhooks.settings import Settings
 
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz"})
-PUBLIC_PREFIXES = ("/twilio/", "/static/")  # /static holds the page's code, never data
+PUBLIC_PREFIXES = ("/twilio/", "/static/", "/phone/static/")  # pages' code, never data
 # A browser opening the dashboard cannot send a header: the page takes the key once in
-# its address (`/?key=...`) and sends it as X-API-Key on every API request it makes.
-KEY_IN_QUERY = frozenset({"/"})
+# its address (`/?key=...`, `/phone?key=...`) and sends it as X-API-Key on every API
+# request it makes.
+KEY_IN_QUERY = frozenset({"/", "/phone"})
 # Asked for by browsers and scrapers all the time: served without an admin log line.
 UNLOGGED_PREFIXES = ("/static/", "/docs", "/openapi.json", "/metrics", "/favicon.ico")
 FORWARDED = ("forwarded", "x-forwarded-for", "x-real-ip")

@@ -211,6 +211,20 @@ def create_app(
             }
         )
 
+    @app.get("/api/calls/{call_sid}/events", responses={404: {"description": "No such call."}})
+    async def call_events(call_sid: str) -> JSONResponse:
+        bind_call(call_sid)
+        if call_log.load(call_sid) is None:
+            raise HTTPException(404, f"no call {call_sid}")
+        events = call_log.events_of(call_sid)
+        return JSONResponse(
+            [
+                {"seq": e.seq, "at": e.at.isoformat(), "kind": e.kind, "node": e.node}
+                | {"details": e.details}
+                for e in events
+            ]
+        )
+
     if reports is not None:
         app.include_router(dashboard_router())  # `/` and `/static/*`, drawing /api/reports/*
     return app
