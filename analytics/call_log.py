@@ -187,6 +187,9 @@ class StoreCallLog:
         return self.store.ping()
 
     def outcome(self, call_sid: str) -> str | None:
+        """Read for the context API: sees what this process has just recorded."""
+        if self.spool.reachable:
+            self.writer.drain(self.read_timeout)
         try:
             return self.store.outcome_of(call_sid)
         except StoreError:

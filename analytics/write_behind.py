@@ -70,8 +70,9 @@ class WriteBehind:
         self._done = 0  # of those, written or spooled
         self._busy_since: float | None = None
         self._held: collections.deque[Pending] = collections.deque()
-        # call_sid -> (latest unwritten state, when it was handed in, spooled yet?)
-        self._overlay: collections.OrderedDict[str, tuple[CallState, int, bool]] = (
+        # call_sid -> (latest unwritten state, when it was handed in, when its spool file
+        # was complete on disk, or 0 while it is not)
+        self._overlay: collections.OrderedDict[str, tuple[CallState, int, int]] = (
             collections.OrderedDict()
         )
         self._stop = threading.Event()
@@ -87,7 +88,7 @@ class WriteBehind:
         """Hand a write over; returns in microseconds, or a file write when degraded."""
         with self._lock:
             for state, _ in pending.saves:
-                self._overlay[state.call_sid] = (state, pending.at_ns, False)
+                self._overlay[state.call_sid] = (state, pending.at_ns, 0)
                 self._overlay.move_to_end(state.call_sid)
             while len(self._overlay) > OVERLAY:
                 self._overlay.popitem(last=False)
@@ -193,7 +194,7 @@ class WriteBehind:
             for state, _ in pending.saves:
                 found = self._overlay.get(state.call_sid)
                 if found is not None and found[1] == pending.at_ns:
-                    self._overlay[state.call_sid] = (found[0], found[1], True)
+                    self._overlay[state.call_sid] = (found[0], found[1], time.time_ns())
 
     def _forget(self, batch: Sequence[Pending]) -> None:
         """These reached the database: reads go there again."""
@@ -300,6 +301,8 @@ class WriteBehind:
 
     def _forget_spooled(self, before_ns: int) -> None:
         with self._lock:
-            for call_sid, (_, at_ns, spooled) in list(self._overlay.items()):
-                if spooled and at_ns < before_ns:
+            # Only files complete before the replay looked for them are surely replayed: a
+            # state handed in earlier may have reached the disk while the replay ran.
+            for call_sid, (_, _, spooled_ns) in list(self._overlay.items()):
+                if spooled_ns and spooled_ns < before_ns:
                     del self._overlay[call_sid]

@@ -374,6 +374,7 @@ def test_calls_through_the_real_webhooks_show_on_the_dashboard(
             summary = StoreReports(call_log.store).summary(ReportFilter())
             assert summary["calls"] == ended == 3  # what the page must show, from the database
 
+            script_errors(browser)  # the browser's log so far belongs to earlier tests
             open_page(browser, base + "/")
             assert tile(browser, "calls") == "3"
             assert tile(browser, "short_abandons") == str(summary["short_abandons"]) == "1"
