@@ -94,7 +94,7 @@ class StoreCallLog:
     def close(self) -> None:
         """Write what is pending, stop the writer, close the database connections."""
         self.writer.close()
-        self._readers.shutdown(wait=False, cancel_futures=True)
+        self._readers.shutdown(wait=True, cancel_futures=True)  # their connections too
         self.store.close()
 
     # --- writes: never wait for the database ---------------------------------------

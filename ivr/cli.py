@@ -112,10 +112,15 @@ def _call(args: argparse.Namespace) -> int:
             call_sid=f"CAterminal{uuid.uuid4().hex}" if log is not None else "CA-terminal",
         )
     finally:
-        store = getattr(log, "store", None)
-        if store is not None:
-            store.close()
+        _close(log)
     return EXIT_OK if result.destination is not None else EXIT_HUNG_UP
+
+
+def _close(log: CallLog | None) -> None:
+    """A database call log writes what is pending (or journals it) and lets go."""
+    close = getattr(log, "close", None)
+    if close is not None:
+        close()
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -248,7 +253,7 @@ def _simulate(args: argparse.Namespace) -> int:
             auth_token=token,
             start=args.start,
         )
-        call_log.flush()  # every event in the database before the report reads it
+        _close(call_log)  # every event in the database before the report reads it
     print("\n".join(tally.lines()))
     report = simulation_report(args.db) if not args.url else None
     if report:
