@@ -106,9 +106,7 @@ def test_escape_to_a_closed_queue_says_when_we_open_after_the_question(
     assert callback.request.not_before == MONDAY_OPENING
 
 
-def test_a_withheld_number_is_offered_voicemail(
-    twilio: FakeTwilio, call_log: StoreCallLog
-) -> None:
+def test_a_withheld_number_is_offered_voicemail(twilio: FakeTwilio, call_log: StoreCallLog) -> None:
     call = twilio.dial(["4"], caller="anonymous")
     assert call.end == "record"
     assert call_log.callbacks_for(call.sid) == []

@@ -167,7 +167,9 @@ def create_app(
         q = request.query_params
         return await twilio(
             request,
-            lambda r: agents.callback_answered(r, q.get("cb", ""), q.get("call", "")),
+            lambda r: agents.callback_answered(
+                r, q.get("cb", ""), q.get("call", ""), q.get("n", "1")
+            ),
             on_error=agents.bridge_anyway,
         )
 
@@ -176,7 +178,7 @@ def create_app(
         q = request.query_params
         return await twilio(
             request,
-            lambda r: agents.callback_done(r, q.get("cb", ""), q.get("call", "")),
+            lambda r: agents.callback_done(r, q.get("cb", ""), q.get("call", ""), q.get("n", "1")),
             on_error=agents.failed,
         )
 
