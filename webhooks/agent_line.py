@@ -22,7 +22,10 @@ from webhooks.twilio_request import TwilioRequest
 from webhooks.voice import Voice
 
 AGENT_CONNECTED = 300_000  # event numbers on the caller's call (see webhooks.sequence)
-CALLBACK = 400_000  # + callback_seq(...)
+# Callback events come after the call has ended, so they number after its status events
+# (webhooks.sequence.STATUS + Twilio's SequenceNumber), which they can never meet; with
+# 32-bit event numbers, that leaves room for 21 million callbacks.
+CALLBACK = 2_000_000
 POLL_SECONDS = 15
 REACHED = frozenset({"completed", "answered"})  # any other DialCallStatus: try again
 
