@@ -219,10 +219,13 @@ class StoreCallLog:
         claimed = self.store.claim_next_callback(queues, agent_id, epoch_ms(now))
         if claimed is None:
             return None
-        return ClaimedCallback(claimed.id, _request(claimed))
+        return ClaimedCallback(claimed.id, _request(claimed), claimed.attempts)
 
-    def finish_callback(self, callback_id: int, status: str, now: datetime) -> None:
-        self.store.finish_callback(callback_id, status, epoch_ms(now))
+    def finish_callback(
+        self, callback_id: int, status: str, now: datetime, retry_at: datetime | None = None
+    ) -> None:
+        retry_at_ms = epoch_ms(retry_at) if retry_at is not None else None
+        self.store.finish_callback(callback_id, status, epoch_ms(now), retry_at_ms)
         if status in ("completed", "failed") and self.privacy.numbers != "keep":
             # The number was kept only so that the callback could be placed.
             self.store.protect_callback_number(callback_id, self.privacy.number)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import fields
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, or_, select, update
+from sqlalchemy import Connection, Row, case, insert, or_, select, update
 
 from analytics.records import Callback
 from analytics.tables import CALLBACK_STATUSES, callbacks
@@ -109,8 +109,16 @@ def claim_next(
     return False if claimed is None else as_callback(claimed)
 
 
-def finish(connection: Connection, callback_id: int, status: str, now_ms: int) -> bool:
+def finish(
+    connection: Connection,
+    callback_id: int,
+    status: str,
+    now_ms: int,
+    retry_at_ms: int | None = None,
+) -> bool:
     """Move a callback on: dialing, completed, failed, or pending (back in line, same place).
+    Pending with `retry_at_ms`: the customer did not answer, try again then (the attempt
+    counts); pending without: handed back undialed (the claim's attempt is taken back).
     False when there is no such callback."""
     if status not in CALLBACK_STATUSES or status == "claimed":
         allowed = ", ".join(s for s in CALLBACK_STATUSES if s != "claimed")
@@ -118,6 +126,10 @@ def finish(connection: Connection, callback_id: int, status: str, now_ms: int) -
     values: dict[str, Any] = {"status": status}
     if status == "pending":
         values.update(agent_id=None, claimed_at_ms=None, finished_at_ms=None)
+        if retry_at_ms is not None:
+            values["not_before_ms"] = retry_at_ms
+        else:
+            values["attempts"] = case((callbacks.c.attempts > 0, callbacks.c.attempts - 1), else_=0)
     elif status in FINISHED:
         values["finished_at_ms"] = now_ms
     done = connection.execute(update(callbacks).where(callbacks.c.id == callback_id).values(values))

@@ -244,11 +244,13 @@ class Store:
                 return claimed if isinstance(claimed, Callback) else None
         raise StoreError(f"could not claim a callback for agent {agent_id}: too much contention")
 
-    def finish_callback(self, callback_id: int, status: str, now_ms: int) -> bool:
+    def finish_callback(
+        self, callback_id: int, status: str, now_ms: int, retry_at_ms: int | None = None
+    ) -> bool:
         """dialing | completed | failed | pending (back in line, keeping its place).
         False when there is no such callback; ValueError on another status."""
         with self._write(f"update callback {callback_id}") as connection:
-            return callback_line.finish(connection, callback_id, status, now_ms)
+            return callback_line.finish(connection, callback_id, status, now_ms, retry_at_ms)
 
     def callback(self, callback_id: int) -> Callback | None:
         with self._read(f"read callback {callback_id}") as connection:

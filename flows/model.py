@@ -166,12 +166,22 @@ class Agent(Model):
         return self
 
 
+DEFAULT_CALLBACK_RETRY = (600.0, 3600.0)  # 10m, 1h
+MAX_CALLBACK_RETRIES = 8
+
+
 class CallbackOffer(Model):
     offer_after: Duration = Field(
         description="Offer a callback once the estimated wait passes this."
     )
     digit: Key = "1"
     phrases: Phrases = Field(default_factory=lambda: ["call me back", "callback"])
+    retry: list[Duration] = Field(
+        default_factory=lambda: list(DEFAULT_CALLBACK_RETRY),
+        max_length=MAX_CALLBACK_RETRIES,
+        description="When a callback is not answered (busy, no answer), wait this long and "
+        "call again, once per entry; after the last try the callback has failed.",
+    )
 
 
 class Queue(Model):

@@ -59,6 +59,7 @@ class RequestCallback:
     queue: str
     number: str
     not_before: datetime | None  # opening time when the queue is closed now
+    confirm: Say | None = None  # the booking's words, said once the number is settled
 
 
 @dataclass(frozen=True)

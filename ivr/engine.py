@@ -46,8 +46,9 @@ from ivr.actions import (
     Speech,
     Step,
 )
+from ivr.callback_words import callback_words, variables
 from ivr.conditions import holds
-from ivr.context import spoken_number, spoken_time, whisper
+from ivr.context import whisper
 from ivr.errors import EngineError
 from ivr.messages import message
 from ivr.opening_hours import is_open, next_opening
@@ -126,12 +127,7 @@ class _Run:
         self.events.append(Event(kind, self.now, node, details))
 
     def variables(self) -> dict[str, str]:
-        return {
-            "caller": self.state.caller,
-            "dialed": self.state.dialed,
-            "flow": self.flow.id,
-            **self.state.variables,
-        }
+        return variables(self.flow, self.state)
 
     def text(self, prompt: str | dict[str, str]) -> str:
         return render(prompt, self.locale, self.variables())
@@ -392,14 +388,9 @@ class _Run:
         hours = self.flow.hours.get(self.flow.queue(queue).hours or "")
         opening = next_opening(hours, self.now) if hours is not None else None
         not_before = opening if opening is not None and opening > self.now else None
-        if say is not None:
-            text = self.text(say)
-        elif not_before is not None and hours is not None:
-            when = spoken_time(not_before, hours.timezone, self.locale)
-            text = message(self.locale, "callback_later", number=spoken_number(number), when=when)
-        else:
-            text = message(self.locale, "callback_now", number=spoken_number(number))
-        self.say(text, node)
+        text = callback_words(self.flow, self.state, queue, number, not_before, say)
+        # On the phone these words wait until the caller has confirmed the number.
+        confirm = self.say(text, node)
         self.emit(
             "callback_requested",
             node,
@@ -407,7 +398,7 @@ class _Run:
             number=number,
             not_before=not_before.isoformat() if not_before else None,
         )
-        self.actions.append(RequestCallback(queue, number, not_before))
+        self.actions.append(RequestCallback(queue, number, not_before, confirm))
         self.state = self.state.moved(route=f"callback:{queue}")
 
     def voicemail(self, node: str | None, max_length: float, queue: str | None) -> None:

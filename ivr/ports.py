@@ -4,7 +4,7 @@ these, the CLI plugs the database in, tests plug in a recorder."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
@@ -36,8 +36,11 @@ class CallLog(Protocol):
         """The oldest pending callback of these queues that may be placed now, claimed for
         this agent; no two agents ever get the same one."""
 
-    def finish_callback(self, callback_id: int, status: str, now: datetime) -> None:
-        """completed | failed | pending (put back in line)."""
+    def finish_callback(
+        self, callback_id: int, status: str, now: datetime, retry_at: datetime | None = None
+    ) -> None:
+        """completed | failed | pending: back in line at the same place, handed back
+        undialed, or (with `retry_at`) not answered, to be tried again from then."""
 
     def events_of(self, call_sid: str) -> list[Event]:
         """A call's events in order."""
@@ -90,6 +93,7 @@ class WaitingCaller:
 class ClaimedCallback:
     id: int
     request: CallbackRequest
+    attempt: int = 1  # this claim's try at reaching the customer: 1, 2, ...
 
 
 @dataclass(frozen=True)
@@ -117,6 +121,7 @@ class MemoryCallLog:
         self.events: dict[str, dict[int, Event]] = {}
         self.callbacks: list[CallbackRequest] = []
         self.callback_status: list[str] = []
+        self.callback_attempts: dict[int, int] = {}
 
     def record(self, state: CallState, events: Sequence[Event]) -> None:
         self.states[state.call_sid] = state
@@ -158,10 +163,18 @@ class MemoryCallLog:
             return None
         _, index = min(ready)
         self.callback_status[index] = "claimed"
-        return ClaimedCallback(index + 1, self.callbacks[index])
+        self.callback_attempts[index] = self.callback_attempts.get(index, 0) + 1
+        return ClaimedCallback(index + 1, self.callbacks[index], self.callback_attempts[index])
 
-    def finish_callback(self, callback_id: int, status: str, now: datetime) -> None:
-        self.callback_status[callback_id - 1] = status
+    def finish_callback(
+        self, callback_id: int, status: str, now: datetime, retry_at: datetime | None = None
+    ) -> None:
+        index = callback_id - 1
+        self.callback_status[index] = status
+        if status == "pending" and retry_at is not None:
+            self.callbacks[index] = replace(self.callbacks[index], not_before=retry_at)
+        elif status == "pending":
+            self.callback_attempts[index] = max(0, self.callback_attempts.get(index, 0) - 1)
 
     def load(self, call_sid: str) -> CallState | None:
         return self.states.get(call_sid)

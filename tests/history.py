@@ -9,7 +9,7 @@ from typing import Any
 from analytics import EventRow, epoch_ms
 from ivr.actions import Event
 from webhooks import sequence
-from webhooks.agent_line import AGENT_CONNECTED, CALLBACK
+from webhooks.agent_line import AGENT_CONNECTED, callback_seq
 
 
 @dataclass
@@ -66,9 +66,12 @@ class History:
     def left(self, t: float, result: str) -> History:
         return self.side(sequence.QUEUE_RESULT, t, "queue_left", None, result=result)
 
-    def callback(self, t: float, kind: str, callback_id: int = 1) -> History:
-        offset = {"callback_dialed": 0, "callback_connected": 1, "callback_failed": 2}[kind]
-        return self.side(CALLBACK + 10 * callback_id + offset, t, kind, "support_q")
+    def callback(
+        self, t: float, kind: str, callback_id: int = 1, attempt: int = 1, **details: object
+    ) -> History:
+        index = {"callback_dialed": 0, "callback_connected": 1}.get(kind, 2)  # failed, retry
+        seq = callback_seq(callback_id, attempt, index)
+        return self.side(seq, t, kind, "support_q", **details)
 
     def ended(self, t: float, status: str = "completed", number: int = 1) -> History:
         return self.side(sequence.STATUS + number, t, "call_ended", None, status=status)

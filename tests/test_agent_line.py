@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urljoin
 
 import pytest
@@ -173,7 +173,9 @@ def test_a_callback_keeps_its_place_ahead_of_later_live_callers(
     assert queue is not None and live.end == "queue:support"
 
 
-def test_failed_callback_is_logged(twilio: FakeTwilio, call_log: StoreCallLog) -> None:
+def test_unanswered_callback_is_tried_again_in_10_minutes_by_default(
+    twilio: FakeTwilio, call_log: StoreCallLog
+) -> None:
     call = twilio.dial(["0"])
     take_callback(twilio, call)
     dial = agent_calls(twilio).find("Dial")
@@ -182,5 +184,9 @@ def test_failed_callback_is_logged(twilio: FakeTwilio, call_log: StoreCallLog) -
         urljoin(twilio.base_url + "/twilio/agent", dial.get("action", "")),
         {"CallSid": "CAagent", "From": ALICE, "To": "+1", "DialCallStatus": "no-answer"},
     )
-    failed = [e for e in call_log.events_of(call.sid) if e.kind == "callback_failed"]
-    assert failed and failed[0].details["status"] == "no-answer"
+    retry = [e for e in call_log.events_of(call.sid) if e.kind == "callback_retry"]
+    assert retry and retry[0].details["status"] == "no-answer"
+    [callback] = call_log.callbacks_for(call.sid)
+    assert callback.status == "pending" and callback.request.not_before == NOW + timedelta(
+        minutes=10
+    )

@@ -86,6 +86,38 @@ CASES = [
     pytest.param(
         h()
         .menu()
+        .queued(10)
+        .wait(40, "callback_requested", queue="support")
+        .left(41, "leave")
+        .ended(42)
+        .callback(1000, "callback_dialed")
+        .callback(1030, "callback_retry", status="busy", attempts=1)
+        .callback(1630, "callback_dialed", attempt=2)
+        .callback(1660, "callback_retry", attempt=2, status="no-answer", attempts=2)
+        .callback(5260, "callback_dialed", attempt=3)
+        .callback(5270, "callback_connected", attempt=3),
+        "callback_completed",
+        {"callback_to_agent_ms": 5_270_000},
+        id="callback-answered-on-its-third-try",
+    ),
+    pytest.param(
+        h()
+        .menu()
+        .queued(10)
+        .wait(40, "callback_requested", queue="support")
+        .left(41, "leave")
+        .ended(42)
+        .callback(1000, "callback_dialed")
+        .callback(1030, "callback_retry", status="busy", attempts=1)
+        .callback(1630, "callback_dialed", attempt=2)
+        .callback(1660, "callback_failed", attempt=2, status="no-answer", attempts=2),
+        "callback_failed",
+        {"callback_accepted": False},
+        id="callback-never-answered-after-its-retries",
+    ),
+    pytest.param(
+        h()
+        .menu()
         .goto(3, "after_hours", "callback")
         .main(3, "callback_requested", "after_hours", queue="support")
         .ended(15),

@@ -74,18 +74,25 @@ def test_finish_and_put_back_in_line(store: Store) -> None:
     second = book(store, "CA2", place_at_ms=2_000)
     claimed = store.claim_next_callback(["support"], "alice", 20_000)
     assert claimed is not None and claimed.id == first
-    assert store.finish_callback(first, "pending", 21_000)  # the customer did not answer
+    assert store.finish_callback(first, "pending", 21_000)  # handed back undialed
     again = store.claim_next_callback(["support"], "bob", 22_000)
     assert again is not None and again.id == first  # kept its place
-    assert (again.agent_id, again.attempts) == ("bob", 2)
-    assert store.finish_callback(first, "dialing", 22_100)
-    assert store.finish_callback(first, "completed", 23_000)
+    assert (again.agent_id, again.attempts) == ("bob", 1)  # the undialed claim did not count
+    # The customer did not answer: back in line at the same place, not before 30_000.
+    assert store.finish_callback(first, "pending", 22_050, retry_at_ms=30_000)
+    early = store.claim_next_callback(["support"], "alice", 29_999)
+    assert early is not None and early.id == second  # the retry is not due yet
+    assert store.finish_callback(second, "pending", 29_999)
+    again = store.claim_next_callback(["support"], "bob", 30_000)
+    assert again is not None and again.id == first and again.attempts == 2  # its place kept
+    assert store.finish_callback(first, "dialing", 30_100)
+    assert store.finish_callback(first, "completed", 31_000)
     done = store.callback(first)
-    assert done is not None and (done.status, done.finished_at_ms) == ("completed", 23_000)
-    nxt = store.claim_next_callback(["support"], "alice", 24_000)
-    assert nxt is not None and nxt.id == second
-    assert store.finish_callback(second, "failed", 25_000)
-    assert store.claim_next_callback(["support"], "alice", 26_000) is None
+    assert done is not None and (done.status, done.finished_at_ms) == ("completed", 31_000)
+    nxt = store.claim_next_callback(["support"], "alice", 32_000)
+    assert nxt is not None and nxt.id == second and nxt.attempts == 1
+    assert store.finish_callback(second, "failed", 33_000)
+    assert store.claim_next_callback(["support"], "alice", 34_000) is None
     assert not store.finish_callback(999_999, "completed", 1)
     with pytest.raises(ValueError, match="not one of"):
         store.finish_callback(first, "lost", 1)

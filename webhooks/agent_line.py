@@ -8,11 +8,12 @@ the agent hears what the caller already said, so nobody has to repeat themselves
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import timedelta
 
 from twilio.twiml.voice_response import Dial as DialVerb
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
-from flows.model import Agent
+from flows.model import DEFAULT_CALLBACK_RETRY, Agent
 from ivr.actions import Event
 from ivr.context import spoken_number, whisper
 from ivr.ports import ClaimedCallback, WaitingCaller
@@ -21,8 +22,18 @@ from webhooks.twilio_request import TwilioRequest
 from webhooks.voice import Voice
 
 AGENT_CONNECTED = 300_000  # event numbers on the caller's call (see webhooks.sequence)
-CALLBACK = 400_000
+# Callback events come after the call has ended, so they number after its status events
+# (webhooks.sequence.STATUS + Twilio's SequenceNumber), which they can never meet; with
+# 32-bit event numbers, that leaves room for 21 million callbacks.
+CALLBACK = 2_000_000
 POLL_SECONDS = 15
+REACHED = frozenset({"completed", "answered"})  # any other DialCallStatus: try again
+
+
+def callback_seq(callback_id: int, attempt: int, index: int) -> int:
+    """The number of a callback event: each try (attempt 1, 2...) has its own, so a second
+    try's `callback_dialed` is not taken for a retried request of the first."""
+    return CALLBACK + 100 * callback_id + 10 * min(max(attempt, 1) - 1, 9) + index
 
 
 def _url(route: str, **query: str) -> str:
@@ -91,19 +102,23 @@ class AgentLine:
     def _callback(self, response: VoiceResponse, agent: Agent, claimed: ClaimedCallback) -> str:
         request = claimed.request
         state, briefing = self._briefing(request.call_sid)
+        attempt = claimed.attempt
         if state is not None:
-            self._append(state, "callback_dialed", CALLBACK + 10 * claimed.id, agent=agent.id)
-        response.say(f"Calling back {spoken_number(request.number)}. {briefing}")
+            seq = callback_seq(claimed.id, attempt, 0)
+            self._append(state, "callback_dialed", seq, agent=agent.id, attempt=attempt)
+        again = f" Try {attempt}." if attempt > 1 else ""
+        response.say(f"Calling back {spoken_number(request.number)}.{again} {briefing}")
         caller_id = state.dialed if state is not None and state.dialed.startswith("+") else None
+        ids = {"cb": str(claimed.id), "call": request.call_sid, "n": str(attempt)}
         dial = DialVerb(
-            action=_url("callback-done", cb=str(claimed.id), call=request.call_sid),
+            action=_url("callback-done", **ids),
             method="POST",
             timeout=30,
             caller_id=caller_id,
         )
         dial.number(
             request.number,
-            url=_url("callback-answered", cb=str(claimed.id), call=request.call_sid),
+            url=_url("callback-answered", **ids),
             method="POST",
         )
         response.append(dial)
@@ -126,7 +141,9 @@ class AgentLine:
         response.say("Thank you for waiting. Connecting you now.")
         return str(response)
 
-    def callback_answered(self, req: TwilioRequest, callback_id: str, call_sid: str) -> str:
+    def callback_answered(
+        self, req: TwilioRequest, callback_id: str, call_sid: str, attempt: str = "1"
+    ) -> str:
         """Requested on the customer's leg once they answer the callback."""
         state = self.voice.log.load(call_sid)
         response = VoiceResponse()
@@ -134,7 +151,7 @@ class AgentLine:
             self._append(
                 state,
                 "callback_connected",
-                CALLBACK + 10 * _int(callback_id) + 1,
+                callback_seq(_int(callback_id), _int(attempt), 1),
                 callback_call=req.get("CallSid"),  # the customer's leg: links the two calls
                 agent_call=req.get("ParentCallSid"),
             )
@@ -145,21 +162,59 @@ class AgentLine:
             )
         return str(response)
 
-    def callback_done(self, req: TwilioRequest, callback_id: str, call_sid: str) -> str:
+    def callback_done(
+        self, req: TwilioRequest, callback_id: str, call_sid: str, attempt_text: str = "1"
+    ) -> str:
+        """The agent's dial to the customer ended: done, or (not reached) tried again later
+        on the queue's `callback.retry` schedule, keeping its place in line; failed after
+        the last try. The same request again writes nothing twice."""
         status = req.get("DialCallStatus")
         state = self.voice.log.load(call_sid)
-        ok = status in ("completed", "answered")
-        self.voice.log.finish_callback(
-            _int(callback_id), "completed" if ok else "failed", self.voice.clock()
-        )
-        if state is not None and not ok:
+        cb, attempt = _int(callback_id), max(1, _int(attempt_text))
+        now = self.voice.clock()
+        if status in REACHED:
+            self.voice.log.finish_callback(cb, "completed", now)
+            return self.next_offer()
+        waits = self._retry_waits(state, cb)
+        if attempt <= len(waits):
+            retry_at = now + timedelta(seconds=waits[attempt - 1])
+            self.voice.log.finish_callback(cb, "pending", now, retry_at)
+            if state is not None:
+                self._append(
+                    state,
+                    "callback_retry",
+                    callback_seq(cb, attempt, 2),
+                    status=status,
+                    attempts=attempt,
+                    retry_at=retry_at.isoformat(),
+                )
+            minutes = max(1, round(waits[attempt - 1] / 60))
+            return self.next_offer(note=f"No answer. We will try again in {minutes} minutes.")
+        self.voice.log.finish_callback(cb, "failed", now)
+        if state is not None:
             self._append(
-                state, "callback_failed", CALLBACK + 10 * _int(callback_id) + 2, status=status
+                state,
+                "callback_failed",
+                callback_seq(cb, attempt, 2),
+                status=status,
+                attempts=attempt,
             )
-        return self.next_offer()
+        return self.next_offer(note=f"No answer after {attempt} tries. That callback has failed.")
 
-    def next_offer(self, _: TwilioRequest | None = None) -> str:
+    def _retry_waits(self, state: CallState | None, callback_id: int) -> list[float]:
+        """The queue's retry schedule, from the flow version the call started on."""
+        loaded = self.voice.flow_of(state) if state is not None else None
+        found = self.voice.log.callbacks_for(state.call_sid) if state is not None else []
+        queue = next((c.request.queue for c in found if c.id == callback_id), None)
+        if loaded is None or queue is None:
+            return list(DEFAULT_CALLBACK_RETRY)
+        offer = loaded.flow.queue(queue).callback
+        return list(offer.retry) if offer is not None else list(DEFAULT_CALLBACK_RETRY)
+
+    def next_offer(self, _: TwilioRequest | None = None, note: str = "") -> str:
         response = VoiceResponse()
+        if note:
+            response.say(note)
         gather = Gather(num_digits=1, action=_url("agent"), method="POST", timeout=3)
         gather.say("Stay on the line, or press 1, for the next caller. Hang up to stop.")
         response.append(gather)

@@ -20,6 +20,7 @@ from ivr.ports import CallLog
 from webhooks import twilio_request, twiml
 from webhooks.agent_line import AgentLine
 from webhooks.dashboard import dashboard_router
+from webhooks.flow_callback import FlowCallback
 from webhooks.ops import install_ops
 from webhooks.queue_wait import QueueWait
 from webhooks.reports_api import Reports, reports_router
@@ -61,6 +62,7 @@ def create_app(
         app.include_router(reports_router(reports))
     voice = Voice(settings, flows, call_log, clock)
     queue = QueueWait(voice)
+    flow_callback = FlowCallback(voice)
     agents = AgentLine(voice)
 
     async def twilio(
@@ -136,6 +138,11 @@ def create_app(
         waited = float(text) if text.isdigit() and len(text) < 7 else 0.0
         return await twilio(request, lambda r: queue.number(r, token_of(request), n, waited))
 
+    @app.post("/twilio/callback-number", include_in_schema=False)
+    async def callback_number(request: Request) -> Response:
+        nb = request.query_params.get("nb", "")
+        return await twilio(request, lambda r: flow_callback.number(r, token_of(request), nb))
+
     @app.post("/twilio/queue-result", include_in_schema=False)
     async def queue_result(request: Request) -> Response:
         return await twilio(request, lambda r: queue.result(r, token_of(request)))
@@ -160,7 +167,9 @@ def create_app(
         q = request.query_params
         return await twilio(
             request,
-            lambda r: agents.callback_answered(r, q.get("cb", ""), q.get("call", "")),
+            lambda r: agents.callback_answered(
+                r, q.get("cb", ""), q.get("call", ""), q.get("n", "1")
+            ),
             on_error=agents.bridge_anyway,
         )
 
@@ -169,7 +178,7 @@ def create_app(
         q = request.query_params
         return await twilio(
             request,
-            lambda r: agents.callback_done(r, q.get("cb", ""), q.get("call", "")),
+            lambda r: agents.callback_done(r, q.get("cb", ""), q.get("call", ""), q.get("n", "1")),
             on_error=agents.failed,
         )
 

@@ -10,7 +10,6 @@ from twilio.twiml.voice_response import Gather, VoiceResponse
 from ivr.actions import Event
 from ivr.context import spoken_number
 from ivr.messages import message
-from ivr.phone_numbers import keyed_number
 from ivr.ports import CallbackRequest
 from ivr.queue_wait import (
     callbacks_ahead,
@@ -21,7 +20,7 @@ from ivr.queue_wait import (
     wants_callback,
 )
 from ivr.state import CallState
-from webhooks import sequence, state_token, twiml
+from webhooks import callback_number, sequence, state_token, twiml
 from webhooks.twilio_request import TwilioRequest
 from webhooks.voice import BadRequest, Voice
 
@@ -128,27 +127,14 @@ class QueueWait:
         # Confirm the number, or let the caller key in another one (silence confirms).
         waited = str(round(_number(req.get("QueueTime"))))
         number_url = twiml.url("wait-number", token, n=str(announcement), w=waited)
-        gather = Gather(
-            input="dtmf", finish_on_key="#", timeout=6, action=number_url, method="POST"
-        )
-        last = spoken_number(state.caller)[-7:]
-        gather.say(message(state.locale, "callback_number", last=last), language=state.locale)
-        response.append(gather)
-        response.redirect(number_url, method="POST")
+        callback_number.ask(response, state.locale, state.caller, number_url)
         return str(response)
 
     def number(self, req: TwilioRequest, token: str, announcement: int, waited: float) -> str:
         """The callback number is settled: book the callback and leave the queue."""
         state, queue = self._state(req, token)
         response = VoiceResponse()
-        keyed = req.get("Digits").strip()
-        number = state.caller
-        if keyed and keyed != "1":
-            chosen = keyed_number(keyed, state.caller)
-            if chosen is None:
-                response.say(message(state.locale, "bad_number"), language=state.locale)
-            else:
-                number = chosen
+        number = callback_number.chosen(response, state.locale, req.get("Digits"), state.caller)
         now = self.voice.clock()
         self._book(state, queue, waited, number)
         event = Event(

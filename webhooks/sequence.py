@@ -9,6 +9,7 @@ events in the order they happen.
 
 WAIT = 100_000  # + 10 * announcement number + index
 QUEUE_RESULT = 200_000
+CALLBACK_NUMBER = 250_000  # a flow callback booked for a number the caller keyed in
 TRANSFER_ANSWERED = 310_000  # + the call's event count when it was transferred
 STATUS = 1_000_000  # + Twilio's SequenceNumber
 

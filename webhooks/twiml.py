@@ -18,6 +18,7 @@ from ivr.actions import (
     Say,
     Step,
 )
+from webhooks import callback_number
 
 BASE = "/twilio"
 
@@ -71,8 +72,11 @@ def _dial(dial: Dial, token: str) -> DialVerb:
 def render(step: Step, token: str) -> str:
     """The TwiML document for a step; `token` carries the state after it."""
     response = VoiceResponse()
+    final = step.final
     for action in step.actions:
         match action:
+            case Say() if isinstance(final, RequestCallback) and action is final.confirm:
+                pass  # said by the number question's action, with the number settled
             case Say():
                 _say(response, action)
             case Listen():
@@ -98,7 +102,14 @@ def render(step: Step, token: str) -> str:
                     finish_on_key="#",
                 )
                 response.hangup()
-            case RequestCallback() | Hangup():
+            case RequestCallback():
+                # Booked on the answer (webhooks.flow_callback), with the number settled.
+                locale = action.confirm.locale if action.confirm else step.state.locale
+                nb = callback_number.not_before_param(action.not_before)
+                callback_number.ask(
+                    response, locale, action.number, url("callback-number", token, nb=nb)
+                )
+            case Hangup():
                 response.hangup()
     return str(response)
 
