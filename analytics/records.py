@@ -49,6 +49,20 @@ class EventRow:
         return from_epoch_ms(self.at_ms)
 
     @classmethod
+    def read(cls, row: Any) -> EventRow:
+        """From a row of the `events` table as SQLAlchemy returns it."""
+        return cls(
+            call_sid=row.call_sid,
+            seq=row.seq,
+            at_ms=row.at_ms,
+            flow_id=row.flow_id,
+            flow_version=row.flow_version,
+            kind=row.kind,
+            node=row.node,
+            details=dict(row.details or {}),
+        )
+
+    @classmethod
     def of(cls, call: CallIdentity, event: Event) -> EventRow:
         if event.seq < 1:
             raise ValueError(f"event {event.kind!r} of call {call.call_sid} has no seq (>= 1)")

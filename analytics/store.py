@@ -160,19 +160,7 @@ class Store:
         query = select(events).where(events.c.call_sid == call_sid).order_by(events.c.seq)
         with self._read(f"read the events of call {call_sid}") as connection:
             found = connection.execute(query).all()
-        return [
-            EventRow(
-                call_sid=r.call_sid,
-                seq=r.seq,
-                at_ms=r.at_ms,
-                flow_id=r.flow_id,
-                flow_version=r.flow_version,
-                kind=r.kind,
-                node=r.node,
-                details=dict(r.details or {}),
-            )
-            for r in found
-        ]
+        return [EventRow.read(r) for r in found]
 
     def outcome_of(self, call_sid: str) -> str | None:
         """The call's outcome (SPEC §5) as its events stand; None for an unknown call."""

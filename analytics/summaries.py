@@ -82,19 +82,7 @@ def refresh(
         found = connection.execute(
             select(events).where(events.c.call_sid.in_(chunk)).order_by(events.c.call_sid)
         ).all()
-        stored = [
-            EventRow(
-                call_sid=r.call_sid,
-                seq=r.seq,
-                at_ms=r.at_ms,
-                flow_id=r.flow_id,
-                flow_version=r.flow_version,
-                kind=r.kind,
-                node=r.node,
-                details=dict(r.details or {}),
-            )
-            for r in found
-        ]
+        stored = [EventRow.read(r) for r in found]
         rows = rows_for(stored, short_abandon_s)
         if not rows:
             continue
