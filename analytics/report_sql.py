@@ -1,16 +1,18 @@
-"""SQL building blocks of the reports: the filter, nearest-rank percentiles, moments.
+"""Building blocks of the reports: the filter, nearest-rank percentiles, moments.
 
-Everything reads the `call_summaries` table (one row per call), never the raw events, and
-is plain SQL that SQLite and PostgreSQL run alike, so both give the same figures.
+The filter is plain SQL on the `call_summaries` table that SQLite and PostgreSQL run
+alike; percentiles and histograms are worked out here from the values, so both databases
+give the same figures.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, Connection, case, func, or_, select
+from sqlalchemy import ColumnElement, or_
 
 from analytics.moments import epoch_ms, from_epoch_ms
 from analytics.tables import call_summaries as cs
@@ -48,11 +50,6 @@ def conditions(f: Window, now_ms: int, open_timeout_ms: int) -> list[ColumnEleme
     return where
 
 
-def counted(where: Sequence[ColumnElement[bool]]) -> list[ColumnElement[bool]]:
-    """The calls rates are taken over: short abandons are left out (SPEC §5)."""
-    return [*where, cs.c.outcome != "short_abandon"]
-
-
 def seconds(ms: Any) -> float | None:
     """Milliseconds (int, float or Decimal) as seconds, rounded to the millisecond."""
     return None if ms is None else round(float(ms) / 1000, 3)
@@ -73,51 +70,20 @@ def nearest_rank(n: int, p: int) -> int:
     return max(1, (n * p + 99) // 100)
 
 
-def stats(
-    connection: Connection, column: Any, where: Sequence[ColumnElement[bool]]
-) -> dict[str, Any]:
+def stats(values: Sequence[int]) -> dict[str, Any]:
     """count, p50, p90, p99 (nearest rank: the smallest value with at least p % of the
-    values at or below it) and mean of a millisecond column, in seconds. One pass: the
-    count and mean ride along the ranking as window aggregates."""
-    ranked = (
-        select(
-            column.label("v"),
-            func.row_number().over(order_by=column).label("rn"),
-            func.count().over().label("n"),
-            func.avg(column).over().label("mean"),
-        )
-        .where(*where, column.is_not(None))
-        .subquery()
-    )
-    # ceil(p * n / 100) in integer arithmetic, the same on every database.
-    ranks = [(ranked.c.n * p + 99) // 100 for p in PERCENTILES]
-    found = connection.execute(
-        select(ranked.c.rn, ranked.c.v, ranked.c.n, ranked.c.mean).where(
-            or_(*(ranked.c.rn == rank for rank in ranks))
-        )
-    ).all()
-    if not found:
+    values at or below it) and mean of sorted milliseconds, in seconds."""
+    n = len(values)
+    if n == 0:
         return {"count": 0, **{f"p{p}": None for p in PERCENTILES}, "mean": None}
-    n, mean = int(found[0].n), found[0].mean
-    by_rank = {int(row.rn): row.v for row in found}
     result: dict[str, Any] = {"count": n}
     for p in PERCENTILES:
-        result[f"p{p}"] = seconds(by_rank[nearest_rank(n, p)])
-    result["mean"] = seconds(mean)
+        result[f"p{p}"] = seconds(values[nearest_rank(n, p) - 1])
+    result["mean"] = seconds(sum(values) / n)
     return result
 
 
-def histogram(
-    connection: Connection,
-    column: Any,
-    where: Sequence[ColumnElement[bool]],
-    bin_ms: int,
-    bins: int,
-) -> dict[int, int]:
+def histogram(values: Sequence[int], bin_ms: int, bins: int) -> dict[int, int]:
     """How many values fall in each bin [i * bin_ms, (i + 1) * bin_ms); bin `bins` is
     everything from bins * bin_ms up."""
-    bucket = case((column >= bin_ms * bins, bins), else_=column // bin_ms)
-    rows = connection.execute(
-        select(bucket.label("b"), func.count()).where(*where, column.is_not(None)).group_by("b")
-    ).all()
-    return {int(b): int(n) for b, n in rows}
+    return dict(Counter(min(bins, v // bin_ms) for v in values))

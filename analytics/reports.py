@@ -1,9 +1,10 @@
 """The reports of SPEC §5 (shapes: REPORTS_CONTRACT / README "Reports and what they count").
 
-`StoreReports` implements the `Reports` port of `webhooks.reports_api` on the per-call
-summary table. Each report is a handful of GROUP BY queries; the per-node figures come from
-grouping calls by their path through the menus (few distinct paths, however many calls),
-expanded here.
+`StoreReports` implements the `Reports` port of `webhooks.reports_api`. Each report is a
+handful of GROUP BY queries over the window's cells (`analytics.report_source`: rollups
+for whole days, summary rows for the rest) and, for percentiles, the measure's sorted
+values. The per-node figures come from grouping calls by their path through the menus
+(few distinct paths, however many calls), expanded here.
 """
 
 from __future__ import annotations
@@ -15,20 +16,12 @@ from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, case, func, select
+from sqlalchemy import ColumnElement, Connection, Subquery, case, func, select
 
 from analytics.errors import translated
 from analytics.moments import epoch_ms
-from analytics.report_sql import (
-    Window,
-    conditions,
-    counted,
-    histogram,
-    iso,
-    ratio,
-    seconds,
-    stats,
-)
+from analytics.report_source import Source
+from analytics.report_sql import Window, histogram, iso, ratio, seconds, stats
 from analytics.store import Store
 from analytics.summaries import PATH_SEPARATOR
 from analytics.tables import call_summaries as cs
@@ -39,11 +32,14 @@ from ivr.outcomes import ABANDONED, CALLBACK_OUTCOMES, ESCAPE_VIAS, OUTCOMES
 OPEN_TIMEOUT = timedelta(hours=4)
 BIN_S, BINS = 30, 20  # time-to-agent histogram: 30 s bins up to 10 minutes, then one more
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_ABANDONED = cs.c.outcome.in_(ABANDONED)
 
 
-def _sum(condition: ColumnElement[bool]) -> Any:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+def _total(column: Any) -> Any:
+    return func.coalesce(func.sum(column), 0)
+
+
+def _total_if(condition: ColumnElement[bool], column: Any) -> Any:
+    return func.coalesce(func.sum(case((condition, column), else_=0)), 0)
 
 
 class StoreReports:
@@ -58,30 +54,33 @@ class StoreReports:
         self.open_timeout = open_timeout
 
     @contextmanager
-    def _reading(self, report: str, f: Window | None) -> Iterator[tuple[Connection, list[Any]]]:
-        timeout_ms = self.open_timeout // timedelta(milliseconds=1)
-        where = conditions(f, epoch_ms(self.clock()), timeout_ms) if f is not None else []
+    def _connection(self, report: str) -> Iterator[Connection]:
         with (
             translated(f"read the {report} report", self.store.url),
             self.store.engine.connect() as connection,
-            connection.begin(),
         ):
-            yield connection, where
+            if self.store.dialect == "postgresql":
+                # One snapshot for the dirty days, the rollups and the summary rows.
+                connection.execution_options(isolation_level="REPEATABLE READ")
+            with connection.begin():
+                yield connection
+
+    @contextmanager
+    def _reading(self, report: str, f: Window) -> Iterator[tuple[Source, Subquery]]:
+        timeout_ms = self.open_timeout // timedelta(milliseconds=1)
+        with self._connection(report) as connection:
+            source = Source(connection, f, epoch_ms(self.clock()), timeout_ms)
+            yield source, source.cells()
 
     # --- summary -----------------------------------------------------------------
     def summary(self, f: Window) -> dict[str, Any]:
-        with self._reading("summary", f) as (connection, where):
-            rows = connection.execute(
+        with self._reading("summary", f) as (source, c):
+            rows = source.connection.execute(
                 select(
-                    cs.c.outcome,
-                    func.count(),
-                    _sum(cs.c.escaped),
-                    _sum(cs.c.callback_offered),
-                )
-                .where(*where)
-                .group_by(cs.c.outcome)
+                    c.c.outcome, _total(c.c.calls), _total(c.c.escaped), _total(c.c.offered)
+                ).group_by(c.c.outcome)
             ).all()
-            to_agent = stats(connection, cs.c.time_to_agent_ms, [*where, cs.c.outcome == "agent"])
+            to_agent = stats(source.values("live_to_agent"))
         outcomes = dict.fromkeys(OUTCOMES, 0)
         escaped = offered = 0
         for outcome, n, escapes, offers in rows:
@@ -113,61 +112,57 @@ class StoreReports:
 
     # --- abandonment -------------------------------------------------------------
     def abandonment(self, f: Window) -> dict[str, Any]:
-        with self._reading("abandonment", f) as (connection, where):
-            rated = counted(where)
-            # One scan for the overall, hourly, daily and per-version figures.
-            cells = connection.execute(
+        with self._reading("abandonment", f) as (source, c):
+            counted = c.c.outcome != "short_abandon"
+            gave_up = c.c.outcome.in_(ABANDONED)
+            in_queue = c.c.outcome == "abandoned_queue"
+            # One pass for the overall, hourly, daily and per-version figures.
+            cells = source.connection.execute(
                 select(
-                    cs.c.hour,
-                    cs.c.weekday,
-                    cs.c.flow_id,
-                    cs.c.flow_version,
-                    func.min(cs.c.started_at_ms),
-                    func.count(),
-                    _sum(_ABANDONED),
+                    c.c.hour,
+                    c.c.weekday,
+                    c.c.flow_id,
+                    c.c.flow_version,
+                    func.min(c.c.first_started_ms),
+                    _total(c.c.calls),
+                    _total_if(gave_up, c.c.calls),
                 )
-                .where(*rated)
-                .group_by(cs.c.hour, cs.c.weekday, cs.c.flow_id, cs.c.flow_version)
+                .where(counted)
+                .group_by(c.c.hour, c.c.weekday, c.c.flow_id, c.c.flow_version)
             ).all()
-            nodes = _node_figures(connection, rated)
-            by_queue = connection.execute(
+            nodes = _node_figures(source.connection, c, [counted])
+            by_queue = source.connection.execute(
                 select(
-                    cs.c.queue,
-                    func.count(),
-                    _sum(cs.c.outcome == "abandoned_queue"),
-                    func.avg(cs.c.wait_ms),
-                    func.avg(case((cs.c.outcome == "abandoned_queue", cs.c.wait_ms))),
+                    c.c.queue,
+                    _total(c.c.calls),
+                    _total_if(in_queue, c.c.calls),
+                    _total(c.c.wait_sum_ms),
+                    _total(c.c.waits),
+                    _total_if(in_queue, c.c.wait_sum_ms),
+                    _total_if(in_queue, c.c.waits),
                 )
-                .where(*rated, cs.c.queue.is_not(None))
-                .group_by(cs.c.queue)
-                .order_by(cs.c.queue)
+                .where(counted, c.c.queue.is_not(None))
+                .group_by(c.c.queue)
+                .order_by(c.c.queue)
             ).all()
         calls = abandoned = 0
         hours: dict[int, tuple[int, int]] = {}
         weekdays: dict[int, tuple[int, int]] = {}
         per_version: dict[tuple[str, str], tuple[int, int, int]] = {}
-        for hour, weekday, flow, version, first, n, gave_up in cells:
-            n, gave_up = int(n), int(gave_up)
-            calls, abandoned = calls + n, abandoned + gave_up
+        for hour, weekday, flow, version, first, n, lost in cells:
+            n, lost = int(n), int(lost)
+            calls, abandoned = calls + n, abandoned + lost
             for table, key in ((hours, int(hour)), (weekdays, int(weekday))):
                 had = table.get(key, (0, 0))
-                table[key] = (had[0] + n, had[1] + gave_up)
+                table[key] = (had[0] + n, had[1] + lost)
             seen = per_version.get((flow, version), (int(first), 0, 0))
-            per_version[(flow, version)] = (
-                min(seen[0], int(first)),
-                seen[1] + n,
-                seen[2] + gave_up,
-            )
+            per_version[(flow, version)] = (min(seen[0], int(first)), seen[1] + n, seen[2] + lost)
         versions = sorted(
             ((flow, version, *figures) for (flow, version), figures in per_version.items()),
             key=lambda row: (row[0], row[2], row[1]),
         )
         return {
-            "overall": {
-                "calls": calls,
-                "abandoned": int(abandoned),
-                "rate": ratio(abandoned, calls),
-            },
+            "overall": {"calls": calls, "abandoned": abandoned, "rate": ratio(abandoned, calls)},
             "by_node": [
                 {
                     "node": node,
@@ -180,13 +175,13 @@ class StoreReports:
             "by_queue": [
                 {
                     "queue": q,
-                    "calls": n,
+                    "calls": int(n),
                     "abandoned": int(a),
-                    "rate": ratio(a, n),
-                    "mean_wait": seconds(w),
-                    "mean_abandoned_wait": seconds(aw),
+                    "rate": ratio(int(a), int(n)),
+                    "mean_wait": _mean_s(w, wn),
+                    "mean_abandoned_wait": _mean_s(aw, awn),
                 }
-                for q, n, a, w, aw in by_queue
+                for q, n, a, w, wn, aw, awn in by_queue
             ],
             "by_hour": [{"hour": h, **_rate(*hours.get(h, (0, 0)))} for h in range(24)],
             "by_weekday": [
@@ -199,7 +194,7 @@ class StoreReports:
                     "version": version,
                     "first_call": iso(first),
                     "calls": n,
-                    "abandoned": int(a),
+                    "abandoned": a,
                     "rate": ratio(a, n),
                 }
                 for flow, version, first, n, a in versions
@@ -219,16 +214,16 @@ class StoreReports:
 
     # --- time to agent -------------------------------------------------------------
     def time_to_agent(self, f: Window) -> dict[str, Any]:
-        with self._reading("time-to-agent", f) as (connection, where):
-            agent = [*where, cs.c.outcome == "agent"]
-            back = [*where, cs.c.outcome == "callback_completed"]
-            live = stats(connection, cs.c.time_to_agent_ms, agent)
-            live["on_hold"] = _no_count(stats(connection, cs.c.wait_ms, agent))
-            callback = stats(connection, cs.c.callback_to_agent_ms, back)
-            callback["on_hold"] = _no_count(stats(connection, cs.c.on_hold_ms, back))
-            bin_ms = BIN_S * 1000
-            live_bins = histogram(connection, cs.c.time_to_agent_ms, agent, bin_ms, BINS)
-            back_bins = histogram(connection, cs.c.callback_to_agent_ms, back, bin_ms, BINS)
+        with self._reading("time-to-agent", f) as (source, _):
+            live_values = source.values("live_to_agent")
+            back_values = source.values("callback_to_agent")
+            live = stats(live_values)
+            live["on_hold"] = _no_count(stats(source.values("live_on_hold")))
+            callback = stats(back_values)
+            callback["on_hold"] = _no_count(stats(source.values("callback_on_hold")))
+        bin_ms = BIN_S * 1000
+        live_bins = histogram(live_values, bin_ms, BINS)
+        back_bins = histogram(back_values, bin_ms, BINS)
         return {
             "live": live,
             "callback": callback,
@@ -245,25 +240,23 @@ class StoreReports:
 
     # --- callbacks -------------------------------------------------------------------
     def callbacks(self, f: Window) -> dict[str, Any]:
-        with self._reading("callbacks", f) as (connection, where):
+        with self._reading("callbacks", f) as (source, c):
             figures = (
-                _sum(cs.c.callback_offered),
-                _sum(cs.c.callback_requested_at_ms.is_not(None)),
-                _sum(cs.c.callback_accepted),
-                _sum(cs.c.outcome == "callback_completed"),
-                _sum(cs.c.outcome == "callback_failed"),
-                _sum(cs.c.outcome == "callback_requested"),
+                _total(c.c.offered),
+                _total(c.c.requested),
+                _total(c.c.accepted),
+                _total_if(c.c.outcome == "callback_completed", c.c.calls),
+                _total_if(c.c.outcome == "callback_failed", c.c.calls),
+                _total_if(c.c.outcome == "callback_requested", c.c.calls),
             )
-            total = connection.execute(select(*figures).where(*where)).one()
-            by_queue = connection.execute(
-                select(cs.c.queue, *figures[:2], *figures[3:5])
-                .where(*where, cs.c.queue.is_not(None))
-                .group_by(cs.c.queue)
-                .order_by(cs.c.queue)
+            total = source.connection.execute(select(*figures)).one()
+            by_queue = source.connection.execute(
+                select(c.c.queue, *figures[:2], *figures[3:5])
+                .where(c.c.queue.is_not(None))
+                .group_by(c.c.queue)
+                .order_by(c.c.queue)
             ).all()
-            waited = stats(
-                connection, cs.c.time_to_callback_ms, [*where, cs.c.outcome == "callback_completed"]
-            )
+            waited = stats(source.values("time_to_callback"))
         offered, requested, accepted, completed, failed, pending = (int(v) for v in total)
         return {
             "offered": offered,
@@ -279,27 +272,27 @@ class StoreReports:
                     "queue": q,
                     "offered": int(o),
                     "requested": int(r),
-                    "completed": int(c),
+                    "completed": int(done),
                     "failed": int(x),
                 }
-                for q, o, r, c, x in by_queue
+                for q, o, r, done, x in by_queue
                 if int(o) or int(r)
             ],
         }
 
     # --- funnel ------------------------------------------------------------------------
     def funnel(self, f: Window) -> dict[str, Any]:
-        with self._reading("funnel", f) as (connection, where):
+        with self._reading("funnel", f) as (source, c):
             flow = f.flow
             if flow is None:
-                flow = connection.execute(
-                    select(cs.c.flow_id)
-                    .where(*where)
-                    .group_by(cs.c.flow_id)
-                    .order_by(func.count().desc(), cs.c.flow_id)
+                flow = source.connection.execute(
+                    select(c.c.flow_id)
+                    .group_by(c.c.flow_id)
+                    .order_by(_total(c.c.calls).desc(), c.c.flow_id)
                     .limit(1)
                 ).scalar()
-            nodes = _node_figures(connection, [*counted(where), cs.c.flow_id == flow])
+            counted = [c.c.outcome != "short_abandon", c.c.flow_id == flow]
+            nodes = _node_figures(source.connection, c, counted)
         return {
             "flow": flow,
             "nodes": [
@@ -315,7 +308,7 @@ class StoreReports:
         }
 
     def flows(self) -> list[str]:
-        with self._reading("flows", None) as (connection, _):
+        with self._connection("flows") as connection:
             return list(connection.scalars(select(cs.c.flow_id).distinct().order_by(cs.c.flow_id)))
 
 
@@ -326,13 +319,18 @@ class _Node:
         self.next: Counter[str] = Counter()
 
 
-def _node_figures(connection: Connection, where: Sequence[Any]) -> dict[str, _Node]:
+def _node_figures(
+    connection: Connection, c: Subquery, where: Sequence[ColumnElement[bool]]
+) -> dict[str, _Node]:
     """Per node: calls that entered it, abandoned in the menus there, escaped from it, and
     where they went next. Calls are grouped by path first: few groups however many calls."""
-    keys = (cs.c.path, cs.c.outcome, cs.c.last_node, cs.c.escape_node, cs.c.escape_via)
-    groups = connection.execute(select(*keys, func.count()).where(*where).group_by(*keys)).all()
+    keys = (c.c.path, c.c.outcome, c.c.last_node, c.c.escape_node, c.c.escape_via)
+    groups = connection.execute(
+        select(*keys, _total(c.c.calls)).where(*where).group_by(*keys)
+    ).all()
     nodes: dict[str, _Node] = defaultdict(_Node)
-    for path, outcome, last, escape_node, via, n in groups:
+    for path, outcome, last, escape_node, via, count in groups:
+        n = int(count)
         visited = path.split(PATH_SEPARATOR) if path else []
         for node in dict.fromkeys(visited):
             nodes[node].entered += n
@@ -345,6 +343,10 @@ def _node_figures(connection: Connection, where: Sequence[Any]) -> dict[str, _No
             nodes[escape_node].via[via or "error"] += n
             nodes[escape_node].entered = max(nodes[escape_node].entered, nodes[escape_node].escapes)
     return dict(sorted(nodes.items(), key=lambda item: (-item[1].entered, item[0])))
+
+
+def _mean_s(total_ms: Any, count: Any) -> float | None:
+    return None if not int(count) else seconds(int(total_ms) / int(count))
 
 
 def _rate(calls: int, abandoned: int) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Engine, and_, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
 
-from analytics import callback_line, queue_board, retention, summaries
+from analytics import callback_line, queue_board, retention, rollups, summaries
 from analytics.database import WRITE, current_revision, database_url, make_engine, upgrade
 from analytics.errors import StoreError, translated
 from analytics.moments import epoch_ms
@@ -172,7 +172,19 @@ class Store:
         """Close calls that had no status callback and no event since `cutoff_ms`;
         returns how many."""
         with self._write("close calls whose end was never reported") as connection:
-            return summaries.close_stale(connection, cutoff_ms)
+            return summaries.close_stale(connection, self.dialect, cutoff_ms)
+
+    def roll_up(self, days: int | None = None) -> int:
+        """Build the report rollups of the days whose calls changed (at most `days` of
+        them, oldest first), one transaction a day; returns how many were built. A day
+        marked again while this runs waits for the next call."""
+        with self._read("find the days to roll up") as connection:
+            todo = rollups.dirty_days(connection, limit=days)
+        built = 0
+        for day in todo:
+            with self._write("roll up the reports of a day") as connection:
+                built += rollups.rebuild_day(connection, day)
+        return built
 
     def resummarize(self) -> int:
         """Re-derive every call's summary from its events (after changing the

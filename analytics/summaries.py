@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from analytics import rollups
 from analytics.moments import from_epoch_ms
 from analytics.records import EventRow
 from analytics.tables import call_summaries, events
@@ -86,10 +87,15 @@ def refresh(
         rows = rows_for(stored, short_abandon_s)
         if not rows:
             continue
+        # A late call_started can move a call to an earlier day: both days change.
+        before = connection.scalars(
+            select(call_summaries.c.started_at_ms).where(call_summaries.c.call_sid.in_(chunk))
+        ).all()
         connection.execute(_upsert(dialect), rows)
+        rollups.mark_dirty(connection, dialect, [*before, *(r["started_at_ms"] for r in rows)])
 
 
-def close_stale(connection: Connection, cutoff_ms: int) -> int:
+def close_stale(connection: Connection, dialect: str, cutoff_ms: int) -> int:
     """Calls with no status callback and no event since `cutoff_ms` are over: stamp their
     end at their last event (their outcome was already worked out as of then)."""
     done = connection.execute(
@@ -99,5 +105,8 @@ def close_stale(connection: Connection, cutoff_ms: int) -> int:
             call_summaries.c.last_event_at_ms < cutoff_ms,
         )
         .values(ended_at_ms=call_summaries.c.last_event_at_ms, ended_by="timeout")
+        .returning(call_summaries.c.started_at_ms)
     )
-    return int(done.rowcount or 0)
+    started = done.scalars().all()
+    rollups.mark_dirty(connection, dialect, started)
+    return len(started)

@@ -1,7 +1,9 @@
-"""Closes calls whose end Twilio never reported, so the SQL views count them too.
+"""Closes calls whose end Twilio never reported, so the SQL views count them too, and
+keeps the report rollups built.
 
 Reports already treat such calls as over at read time (`analytics.reports.OPEN_TIMEOUT`);
 this stamps it in the `call_summaries` table for analysts' tools that read the views.
+Reports are exact without rollups (they read unbuilt days call by call), only slower.
 """
 
 from __future__ import annotations
@@ -32,12 +34,15 @@ class StaleCallSweeper:
         self._thread = threading.Thread(target=self._run, name="ivr-sweeper", daemon=True)
 
     def sweep(self) -> int:
-        """Close the stale calls now; returns how many (0 when the database is away)."""
+        """Close the stale calls now, then build the report rollups of the days that
+        changed; returns how many calls were closed (0 when the database is away)."""
         try:
-            return self.store.close_stale(epoch_ms(self.clock() - self.timeout))
+            closed = self.store.close_stale(epoch_ms(self.clock() - self.timeout))
+            self.store.roll_up()
         except StoreError as err:
-            log.warning("could not close stale calls: %s", err)
+            log.warning("could not close stale calls or roll up the reports: %s", err)
             return 0
+        return closed
 
     def _run(self) -> None:
         while not self._stop.wait(self.every):

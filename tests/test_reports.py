@@ -103,12 +103,15 @@ def histories() -> dict[str, History]:
     return calls
 
 
-@pytest.fixture
-def loaded(store: Store) -> Store:
+@pytest.fixture(params=["call by call", "rolled up"])
+def loaded(store: Store, request: pytest.FixtureRequest) -> Store:
+    """The calls, with the day's report rollups built or not: the figures are the same."""
     rows = [row for history in histories().values() for row in history.rows()]
     random.Random(4).shuffle(rows)  # status callbacks before actions, callbacks first...
     for start in range(0, len(rows), 3):
         store.append_rows(rows[start : start + 3])
+    if request.param == "rolled up":
+        assert store.roll_up() == 1  # DAY
     return store
 
 
