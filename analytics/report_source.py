@@ -23,6 +23,7 @@ from sqlalchemy import (
     not_,
     or_,
     select,
+    union,
     union_all,
 )
 
@@ -148,6 +149,20 @@ class Source:
             )
             runs.extend([int(v) for v in blob.split(",")] for blob in blobs if blob)
         return sorted(chain.from_iterable(runs))
+
+
+def flow_ids(connection: Connection) -> list[str]:
+    """The flows of every call: those in built days' cells, and those of calls in days
+    not built or not over (so in no cell), each read by an index."""
+    dirty = [int(d) for d in connection.scalars(select(report_dirty_days.c.day_ms))]
+    pieces: list[Any] = [
+        select(report_cells.c.flow_id).distinct(),
+        select(cs.c.flow_id).where(cs.c.ended_at_ms.is_(None)).distinct(),
+    ]
+    for span in _merged(dirty):
+        pieces.append(select(cs.c.flow_id).where(_within(cs.c.started_at_ms, span)).distinct())
+    found = connection.scalars(union(*pieces)).all()
+    return sorted(set(found))
 
 
 def _merged(days: Sequence[int]) -> list[Range]:

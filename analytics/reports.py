@@ -20,11 +20,10 @@ from sqlalchemy import ColumnElement, Connection, Subquery, case, func, select
 
 from analytics.errors import translated
 from analytics.moments import epoch_ms
-from analytics.report_source import Source
+from analytics.report_source import Source, flow_ids
 from analytics.report_sql import Window, histogram, iso, ratio, seconds, stats
 from analytics.store import Store
 from analytics.summaries import PATH_SEPARATOR
-from analytics.tables import call_summaries as cs
 from ivr.outcomes import ABANDONED, CALLBACK_OUTCOMES, ESCAPE_VIAS, OUTCOMES
 
 # A call with no status callback and no event for this long is over (Twilio ends calls
@@ -308,8 +307,9 @@ class StoreReports:
         }
 
     def flows(self) -> list[str]:
+        """Every flow with a call, in progress or over."""
         with self._connection("flows") as connection:
-            return list(connection.scalars(select(cs.c.flow_id).distinct().order_by(cs.c.flow_id)))
+            return flow_ids(connection)
 
 
 class _Node:

@@ -215,3 +215,12 @@ def test_ivr_db_rollup_builds_the_changed_days(store: Store) -> None:
         assert main(["db", "rollup", "--db", url]) == 0
     assert f"Rolled up the reports of {DAYS} day(s)." in out.getvalue()
     assert dirty(store) == []
+
+
+def test_the_flow_list_has_flows_of_built_days_and_of_calls_still_going(store: Store) -> None:
+    load(store, histories(30))
+    store.roll_up()
+    live = History("CA_LIVE", MONDAY + timedelta(days=1), flow="new-flow").menu()
+    store.append_rows(live.rows())
+    store.roll_up()  # its day is built, but the call is not over: in no cell
+    assert StoreReports(store).flows() == ["acme", "new-flow", "other"]
