@@ -20,6 +20,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,10 +31,12 @@ from sqlalchemy import Table, create_engine, insert, text
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from analytics import EventRow, Store, epoch_ms
+from analytics.call_log import StoreCallLog
 from analytics.reports import StoreReports
 from analytics.rollups import day_of, mark_dirty
 from analytics.summaries import rows_for
 from analytics.tables import call_summaries, events
+from ivr.state import CallState
 from tests.history import History
 from webhooks.reports_api import ReportFilter
 
@@ -218,7 +221,35 @@ def writer_throughput(store: Store, calls: int = 300) -> dict[str, float]:
     figures[f"batched ({len(batched)} events a transaction)"] = total / (
         time.perf_counter() - began
     )
+    figures["journal, as ivr serve writes (8 request threads)"] = journal_throughput(
+        store, histories(f"J{uuid.uuid4().hex[:6]}")
+    )
     return figures
+
+
+def journal_throughput(store: Store, calls: list[list[EventRow]], threads: int = 8) -> float:
+    """Events/s through the product's own writer: each request's events (and the call's
+    state) into an fsync'ed journal file by the request's thread, moved into the database
+    by the background thread; timed until every event is in the database."""
+    url = store.engine.url.render_as_string(hide_password=False)
+    requests = []
+    for rows in calls:
+        state = CallState(
+            rows[0].call_sid, rows[0].flow_id, rows[0].flow_version, "+1", "+2", START
+        )
+        for start in range(0, len(rows), 3):
+            requests.append((state, [row.to_event() for row in rows[start : start + 3]]))
+    with tempfile.TemporaryDirectory() as spool:
+        call_log = StoreCallLog.open(url, spool_dir=spool)
+        try:
+            began = time.perf_counter()
+            with ThreadPoolExecutor(threads) as pool:
+                list(pool.map(lambda r: call_log.record(*r), requests))
+            assert call_log.writer.drain(timeout=600), "the journal was not replayed"
+            took = time.perf_counter() - began
+        finally:
+            call_log.close()
+    return sum(len(events) for _, events in requests) / took
 
 
 @contextmanager
