@@ -35,6 +35,7 @@ from analytics.rollups import (
     MEASURES,
     cells_from_summaries,
     day_of,
+    unpack,
 )
 from analytics.tables import call_summaries as cs
 from analytics.tables import report_cells, report_dirty_days, report_values
@@ -155,7 +156,7 @@ class Source:
             blobs = self.connection.scalars(
                 select(report_values.c.values_ms).where(*rolled, report_values.c.measure == measure)
             )
-            runs.extend([int(v) for v in blob.split(",")] for blob in blobs if blob)
+            runs.extend(unpack(blob) for blob in blobs)
         return sorted(chain.from_iterable(runs))
 
 

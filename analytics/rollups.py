@@ -11,8 +11,10 @@ it: a write that commits meanwhile marks it again and the next rebuild takes it.
 
 from __future__ import annotations
 
+import sys
+from array import array
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -39,6 +41,23 @@ DAY_MS = 86_400_000
 
 def day_of(ms: int) -> int:
     return ms - ms % DAY_MS
+
+
+def pack(values: Sequence[int]) -> bytes:
+    """Milliseconds as little-endian signed 64-bit integers: read back in one call, a
+    hundred times faster than parsing text."""
+    packed = array("q", values)
+    if sys.byteorder == "big":
+        packed.byteswap()
+    return packed.tobytes()
+
+
+def unpack(blob: bytes) -> array[int]:
+    values = array("q")
+    values.frombytes(blob)
+    if sys.byteorder == "big":
+        values.byteswap()
+    return values
 
 
 @dataclass(frozen=True)
@@ -166,7 +185,7 @@ def rebuild_day(connection: Connection, day_ms: int) -> bool:
                     "queue": queue,
                     "measure": name,
                     "count": len(values),
-                    "values_ms": ",".join(map(str, values)),
+                    "values_ms": pack(values),
                 }
                 for (flow, queue, name), values in found.items()
             ],

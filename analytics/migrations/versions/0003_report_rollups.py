@@ -54,7 +54,7 @@ def upgrade() -> None:
         sa.Column("queue", sa.String(200), nullable=True),
         sa.Column("measure", sa.String(32), nullable=False),
         sa.Column("count", sa.BigInteger(), nullable=False),
-        sa.Column("values_ms", sa.Text(), nullable=False),
+        sa.Column("values_ms", sa.LargeBinary(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_report_values"),
     )
     op.create_index("ix_report_values_day_ms", "report_values", ["day_ms"])
