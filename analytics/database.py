@@ -45,7 +45,7 @@ def database_url(url: str | URL) -> URL:
     return parsed
 
 
-def _dumps(value: Any) -> str:
+def json_text(value: Any) -> str:
     # default=str: a stray datetime or Decimal in event details is kept as text, not lost.
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
@@ -63,13 +63,15 @@ def make_engine(url: URL) -> Engine:
             f"-c idle_in_transaction_session_timeout={ORPHAN_TIMEOUT_MS} "
             f"-c lock_timeout={ORPHAN_TIMEOUT_MS}"
         )
-    return create_engine(url, pool_pre_ping=True, json_serializer=_dumps, connect_args=connect_args)
+    return create_engine(
+        url, pool_pre_ping=True, json_serializer=json_text, connect_args=connect_args
+    )
 
 
 def _sqlite_engine(url: URL) -> Engine:
     engine = create_engine(
         url,
-        json_serializer=_dumps,
+        json_serializer=json_text,
         connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
     )
 

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Engine, and_, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
 
-from analytics import callback_line, queue_board, retention, rollups, summaries
+from analytics import callback_line, pg_bulk, queue_board, retention, rollups, summaries
 from analytics.database import WRITE, current_revision, database_url, make_engine, upgrade
 from analytics.errors import StoreError, translated
 from analytics.moments import epoch_ms
@@ -26,6 +26,8 @@ from ivr.outcomes import SHORT_ABANDON_S
 from ivr.state import CallState
 
 _BATCH = 500  # rows per INSERT: far below SQLite's limit on bound parameters
+_PG_BATCH = 5_000  # rows per INSERT on PostgreSQL: one array parameter per column
+_PG_EVENTS_TAIL = "ON CONFLICT (call_sid, seq) DO NOTHING RETURNING call_sid"
 _CLAIM_TRIES = 20  # claims lost to a faster agent before giving up for now
 
 
@@ -370,6 +372,15 @@ class Store:
             .on_conflict_do_nothing(index_elements=[events.c.call_sid, events.c.seq])
             .returning(events.c.call_sid)
         )
+        if self.dialect == "postgresql":
+            for start in range(0, len(rows), _PG_BATCH):
+                chunk = [row.to_json() for row in rows[start : start + _PG_BATCH]]
+                result = pg_bulk.insert(connection, events, chunk, _PG_EVENTS_TAIL)
+                inserted = result.scalars().all()
+                touched.update(inserted)
+                new += len(inserted)
+            summaries.refresh(connection, self.dialect, touched, self.short_abandon_s)
+            return new
         for start in range(0, len(rows), _BATCH):
             chunk = [row.to_json() for row in rows[start : start + _BATCH]]
             inserted = connection.execute(statement, chunk).scalars().all()

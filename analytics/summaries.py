@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from analytics import rollups
+from analytics import pg_bulk, rollups
 from analytics.moments import from_epoch_ms
 from analytics.records import EventRow
 from analytics.tables import call_summaries, events
@@ -70,6 +70,12 @@ def _upsert(dialect: str) -> Any:
     return statement.on_conflict_do_update(index_elements=[call_summaries.c.call_sid], set_=columns)
 
 
+@cache
+def _pg_upsert_tail(columns: tuple[str, ...]) -> str:
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c != "call_sid")
+    return f"ON CONFLICT (call_sid) DO UPDATE SET {updates}"
+
+
 def refresh(
     connection: Connection,
     dialect: str,
@@ -91,7 +97,10 @@ def refresh(
         before = connection.scalars(
             select(call_summaries.c.started_at_ms).where(call_summaries.c.call_sid.in_(chunk))
         ).all()
-        connection.execute(_upsert(dialect), rows)
+        if dialect == "postgresql":
+            pg_bulk.insert(connection, call_summaries, rows, _pg_upsert_tail(tuple(rows[0])))
+        else:
+            connection.execute(_upsert(dialect), rows)
         rollups.mark_dirty(connection, dialect, [*before, *(r["started_at_ms"] for r in rows)])
 
 

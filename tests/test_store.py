@@ -241,3 +241,26 @@ def test_analytics_never_imports_the_web_layer() -> None:
             words = line.split()
             if words[:1] in (["import"], ["from"]) and len(words) > 1:
                 assert words[1].split(".")[0] != "webhooks", f"{source.name}: {line}"
+
+
+def test_a_large_batch_is_stored_once_and_read_back_as_written(store: Store) -> None:
+    """Batches go to PostgreSQL as one array per column: nulls, unicode, nested details
+    and rows already stored must come back exactly as written, once."""
+    rows = [
+        EventRow(
+            f"CA{i % 700}",
+            i,
+            1795341600000 + i,
+            "çağrı-akışı",
+            "v1",
+            "input" if i % 2 else "prompt",
+            None if i % 3 == 0 else "menü",
+            {"speech": "إلى موظف", "n": i, "nested": {"list": [1, None, "x"]}} if i % 5 else {},
+        )
+        for i in range(1, 12_001)
+    ]
+    assert store.append_rows(rows[:100]) == 100
+    assert store.append_rows(rows) == 11_900  # the first hundred were there already
+    got = store.events_for("CA7")
+    assert got == sorted((r for r in rows if r.call_sid == "CA7"), key=lambda r: r.seq)
+    assert store.outcome_of("CA7") is not None  # its summary was worked out too
