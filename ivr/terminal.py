@@ -1,6 +1,9 @@
 """Dial a flow in the terminal: what the caller hears as text, what they do as typed turns.
 
 Used by `ivr call`, interactively or scripted (`--input "1,123456#,agent"`) for flow tests.
+With a call log (`ivr call --db`) the call is kept as the webhooks keep it: its state, its
+events, the callback it booked (at the caller's own number: the terminal has no number
+question) and a status like Twilio's when it is over.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from ivr.actions import (
 )
 from ivr.engine import start_call, step
 from ivr.outcomes import STATUS_CHANNEL
-from ivr.ports import CallLog
+from ivr.ports import CallLog, callback_booking
 
 
 def parse_turn(turn: str) -> CallerEvent:
@@ -105,6 +108,10 @@ def _walk(
     while True:
         if log is not None:
             log.record(current.state, current.events)
+            # Booked as the webhooks book it, so the agent line calls this caller back.
+            booking = callback_booking(current, now())
+            if booking is not None:
+                log.request_callback(booking)
         _show(current, emit, seen)
         if isinstance(current.final, Dial) and dial_status not in ("answered", "completed"):
             emit(f"  (the transfer to {current.final.target} ends: {dial_status})")
