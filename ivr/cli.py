@@ -273,8 +273,8 @@ def simulation_report(db_url: str) -> str | None:
 
     with Store(db_url) as store:
         summary = StoreReports(store).summary(ReportFilter())
-    return "Report summary (ivr report summary --db " + db_url + "):\n" + to_table(
-        "summary", summary
+    return (
+        "Report summary (ivr report summary --db " + db_url + "):\n" + to_table("summary", summary)
     )
 
 
@@ -512,11 +512,19 @@ def build_parser() -> argparse.ArgumentParser:
         "Prints the simulator's tally; the database is left for the dashboard and reports.",
     )
     sim.add_argument("--flows", default=os.environ.get("IVR_FLOWS", "flows.example.yaml"))
-    sim.add_argument("--db", default="sqlite:///ivr-simulation.db",
-                     help="database the server writes (default sqlite:///ivr-simulation.db)")
+    sim.add_argument(
+        "--db",
+        default="sqlite:///ivr-simulation.db",
+        help="database the server writes (default sqlite:///ivr-simulation.db)",
+    )
     sim.add_argument("--spool", default=".ivr-spool", help=argparse.SUPPRESS)
-    sim.add_argument("--start", type=_moment, default=None, metavar="TIME",
-                     help="simulated start time, ISO 8601 (default now; opening hours apply)")
+    sim.add_argument(
+        "--start",
+        type=_moment,
+        default=None,
+        metavar="TIME",
+        help="simulated start time, ISO 8601 (default now; opening hours apply)",
+    )
     simulator_args.add_arguments(sim)
     sim.set_defaults(run=_simulate)
 
