@@ -318,6 +318,11 @@ class StoreReports:
         with self._reading("flows", None) as (connection, _):
             return list(connection.scalars(select(cs.c.flow_id).distinct().order_by(cs.c.flow_id)))
 
+    def queues(self) -> list[str]:
+        with self._reading("queues", None) as (connection, _):
+            named = select(cs.c.queue).where(cs.c.queue.is_not(None)).distinct()
+            return list(connection.scalars(named.order_by(cs.c.queue)))
+
 
 class _Node:
     def __init__(self) -> None:
