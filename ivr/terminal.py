@@ -3,7 +3,7 @@
 Used by `ivr call`, interactively or scripted (`--input "1,123456#,agent"`) for flow tests.
 With a call log (`ivr call --db`) the call is kept as the webhooks keep it: its state, its
 events, the callback it booked (at the caller's own number: the terminal has no number
-question) and a status like Twilio's when it is over.
+question), a transfer's result and a status like Twilio's when it is over.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from ivr.actions import (
     Step,
 )
 from ivr.engine import start_call, step
-from ivr.outcomes import STATUS_CHANNEL
+from ivr.outcomes import ANSWERED, STATUS_CHANNEL
 from ivr.ports import CallLog, callback_booking
 
 
@@ -113,10 +113,15 @@ def _walk(
             if booking is not None:
                 log.request_callback(booking)
         _show(current, emit, seen)
-        if isinstance(current.final, Dial) and dial_status not in ("answered", "completed"):
+        if isinstance(current.final, Dial) and dial_status not in ANSWERED:
             emit(f"  (the transfer to {current.final.target} ends: {dial_status})")
             current = step(flow, current.state, DialResult(dial_status), now())
             continue
+        if isinstance(current.final, Dial) and log is not None:
+            # A person answered: kept as the server keeps the dial's result, so the call
+            # counts as reaching a person (the output still names the transfer).
+            answered = step(flow, current.state, DialResult(dial_status), now())
+            log.record(answered.state, answered.events)
         if not current.waiting:
             break
         listen = current.actions[-1]

@@ -158,7 +158,7 @@ def test_a_callback_is_counted_once_completed(
 def test_calls_dialed_in_the_terminal_show_in_the_report(db_url: str, tmp_path: Path) -> None:
     spool = str(tmp_path / "spool")
     flow = str(Path(__file__).resolve().parent.parent / "flows.example.yaml")
-    for turns in ("4", "0"):  # the opening hours (resolved), then a person
+    for turns in ("4", "0", "3"):  # the opening hours (resolved), a person, a transfer
         with contextlib.redirect_stdout(io.StringIO()):
             main(
                 [
@@ -178,10 +178,12 @@ def test_calls_dialed_in_the_terminal_show_in_the_report(db_url: str, tmp_path: 
     with contextlib.redirect_stdout(out):
         assert main(["report", "summary", "--db", db_url, "--format", "json"]) == 0
     report = json.loads(out.getvalue())
-    assert report["calls"] == 2
+    assert report["calls"] == 3
     assert report["outcomes"]["self_service"] == 1
     # Nobody answers in the terminal: the second caller was still holding when it ended.
     assert report["outcomes"]["short_abandon"] + report["outcomes"]["abandoned_queue"] == 1
+    # The sales transfer was answered (--dial-status answered, the default): a person.
+    assert report["outcomes"]["agent"] == report["reached_agent"] == 1
 
 
 def report_json(*args: str) -> dict[str, Any]:
