@@ -311,6 +311,11 @@ class StoreReports:
         with self._connection("flows") as connection:
             return flow_ids(connection)
 
+    def queues(self) -> list[str]:
+        with self._reading("queues", None) as (connection, _):
+            named = select(cs.c.queue).where(cs.c.queue.is_not(None)).distinct()
+            return list(connection.scalars(named.order_by(cs.c.queue)))
+
 
 class _Node:
     def __init__(self) -> None:

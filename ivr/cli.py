@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import sys
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -85,10 +86,15 @@ def _call(args: argparse.Namespace) -> int:
     else:
         print("Type keys (1, 123456#) or words; an empty line is silence; Ctrl-D hangs up.")
         turns = _interactive_turns()
-    fixed = args.at
+    # With --at the call starts then and its clock runs on from there, so a call that took
+    # you 20 s lasts 20 s in the reports too.
+    started: datetime | None = args.at
+    begun = time.monotonic()
 
     def now() -> datetime:
-        return fixed if fixed is not None else datetime.now(UTC)
+        if started is None:
+            return datetime.now(UTC)
+        return started + timedelta(seconds=time.monotonic() - begun)
 
     log = None
     if args.db is not None:
@@ -447,7 +453,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_moment,
         default=None,
         metavar="TIME",
-        help="pretend the call happens at this ISO 8601 time (to try opening hours)",
+        help="pretend the call starts at this ISO 8601 time, its clock running on from there "
+        "(to try opening hours)",
     )
     call.add_argument(
         "--dial-status",

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from ivr.actions import Event
+from ivr.actions import Event, RequestCallback, Step
 from ivr.outcomes import summarize
 from ivr.state import CallState
 
@@ -111,6 +111,23 @@ class CallbackRequest:
     place_at: datetime  # when the caller joined the line: the callback keeps that place
     not_before: datetime | None
     requested_at: datetime
+
+
+def callback_booking(result: Step, now: datetime) -> CallbackRequest | None:
+    """The callback a step books (its last action asks for one), in line from `now`:
+    what the webhooks and `ivr call --db` put in the callbacks table, so both are served
+    by the agent line and counted alike."""
+    final = result.final
+    if not isinstance(final, RequestCallback):
+        return None
+    return CallbackRequest(
+        call_sid=result.state.call_sid,
+        queue=final.queue,
+        number=final.number,
+        place_at=now,
+        not_before=final.not_before,
+        requested_at=now,
+    )
 
 
 class MemoryCallLog:

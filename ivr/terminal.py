@@ -1,6 +1,9 @@
 """Dial a flow in the terminal: what the caller hears as text, what they do as typed turns.
 
 Used by `ivr call`, interactively or scripted (`--input "1,123456#,agent"`) for flow tests.
+With a call log (`ivr call --db`) the call is kept as the webhooks keep it: its state, its
+events, the callback it booked (at the caller's own number: the terminal has no number
+question), a transfer's result and a status like Twilio's when it is over.
 """
 
 from __future__ import annotations
@@ -27,8 +30,8 @@ from ivr.actions import (
     Step,
 )
 from ivr.engine import start_call, step
-from ivr.outcomes import STATUS_CHANNEL
-from ivr.ports import CallLog
+from ivr.outcomes import ANSWERED, STATUS_CHANNEL
+from ivr.ports import CallLog, callback_booking
 
 
 def parse_turn(turn: str) -> CallerEvent:
@@ -105,11 +108,20 @@ def _walk(
     while True:
         if log is not None:
             log.record(current.state, current.events)
+            # Booked as the webhooks book it, so the agent line calls this caller back.
+            booking = callback_booking(current, now())
+            if booking is not None:
+                log.request_callback(booking)
         _show(current, emit, seen)
-        if isinstance(current.final, Dial) and dial_status not in ("answered", "completed"):
+        if isinstance(current.final, Dial) and dial_status not in ANSWERED:
             emit(f"  (the transfer to {current.final.target} ends: {dial_status})")
             current = step(flow, current.state, DialResult(dial_status), now())
             continue
+        if isinstance(current.final, Dial) and log is not None:
+            # A person answered: kept as the server keeps the dial's result, so the call
+            # counts as reaching a person (the output still names the transfer).
+            answered = step(flow, current.state, DialResult(dial_status), now())
+            log.record(answered.state, answered.events)
         if not current.waiting:
             break
         listen = current.actions[-1]

@@ -31,6 +31,7 @@ OUTCOMES = (
 )
 ABANDONED = ("abandoned_ivr", "abandoned_queue")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+ESCAPE_VIAS = ("digit", "speech", "failures", "error", "fallback")
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ class Call:
     to_agent: float | None = None  # seconds until a person was on the line
     escape: str | None = None  # how the caller asked for a person at the last node
     offered: bool = False  # a callback was offered
-    on_hold: float | None = None  # callbacks: time on hold after the callback
+    wait: float | None = None  # seconds in the queue until a person, a callback or hanging up
 
     @property
     def started(self) -> datetime:
@@ -60,20 +61,23 @@ ACME_MENU = "greeting office_hours main_menu"
 ACME_BILLING = f"{ACME_MENU} account billing_queue"
 # fmt: off
 CALLS = [
-    Call("acme-support", A1, "2026-12-01T09:05", ACME_BILLING, "agent", "billing", 45),
+    Call("acme-support", A1, "2026-12-01T09:05", ACME_BILLING, "agent", "billing", 45, wait=20),
     Call("acme-support", A1, "2026-12-01T09:40", ACME_MENU, "abandoned_ivr"),
-    Call("acme-support", A1, "2026-12-01T10:15", ACME_MENU, "agent", "support", 130, "digit"),
+    Call("acme-support", A1, "2026-12-01T10:15", ACME_MENU, "agent", "support", 130, "digit",
+         wait=60),
     Call("acme-support", A1, "2026-12-01T14:02", "greeting", "short_abandon"),
-    Call("acme-support", A1, "2026-12-02T14:30", ACME_BILLING, "abandoned_queue", "billing"),
+    Call("acme-support", A1, "2026-12-02T14:30", ACME_BILLING, "abandoned_queue", "billing",
+         wait=75),
     Call("acme-support", A2, "2026-12-03T09:10", f"{ACME_MENU} outage_info outage_done",
          "self_service"),
     Call("acme-support", A2, "2026-12-03T09:50", ACME_MENU, "callback_completed", "support",
-         900, "speech", offered=True, on_hold=35),
+         900, "speech", offered=True, wait=35),
     Call("acme-support", A2, "2026-12-03T20:45", "greeting office_hours after_hours",
          "callback_failed", "support", offered=True),
     Call("acme-support", A2, "2026-12-04T11:00", ACME_BILLING, "agent", "billing", 320,
-         offered=True),
-    Call("acme-support", A2, "2026-12-04T11:20", ACME_MENU, "agent", "support", 20, "failures"),
+         offered=True, wait=250),
+    Call("acme-support", A2, "2026-12-04T11:20", ACME_MENU, "agent", "support", 20, "failures",
+         wait=5),
     Call("dental-clinic", D1, "2026-12-02T08:30", "greeting main_menu", "abandoned_ivr"),
     Call("dental-clinic", D1, "2026-12-04T16:00", "greeting main_menu emergency", "agent",
          None, 15),
@@ -161,7 +165,15 @@ class HandWrittenReports:
             "overall": abandon_row(calls),
             "by_node": [self._node_row(calls, n) for n in nodes],
             "by_queue": [
-                {"queue": q, **abandon_row(cs), "mean_wait": None} for q, cs in queues.items()
+                {
+                    "queue": q,
+                    **abandon_row(cs),
+                    "mean_wait": stats(c.wait for c in cs if c.wait is not None)["mean"],
+                    "mean_abandoned_wait": stats(
+                        c.wait for c in cs if c.wait is not None and c.outcome == "abandoned_queue"
+                    )["mean"],
+                }
+                for q, cs in sorted(queues.items())
             ],
             "by_hour": [{"hour": h, **abandon_row(by_hour.get(h, []))} for h in range(24)],
             "by_weekday": [
@@ -176,7 +188,9 @@ class HandWrittenReports:
                 }
                 for (flow, version), cs in versions.items()
             ],
-            "escapes_by_node": [],  # the dashboard does not draw it
+            "escapes_by_node": [
+                row for row in (self._escape_row(calls, n) for n in nodes) if row["escapes"]
+            ],
         }
 
     def time_to_agent(self, f: ReportFilter) -> dict[str, Any]:
@@ -199,12 +213,13 @@ class HandWrittenReports:
                     "callback": sum(c.to_agent is not None and inside(c.to_agent) for c in back),
                 }
             )
+        held = [c.wait for c in calls if c.outcome == "agent" and c.wait is not None]
         return {
-            "live": {"count": len(live), **stats(live)},
+            "live": {"count": len(live), **stats(live), "on_hold": stats(held)},
             "callback": {
                 "count": len(back),
                 **stats(c.to_agent for c in back if c.to_agent is not None),
-                "on_hold": stats(c.on_hold for c in back if c.on_hold is not None),
+                "on_hold": stats(c.wait or 0 for c in back),
             },
             "histogram": histogram,
         }
@@ -212,14 +227,17 @@ class HandWrittenReports:
     def callbacks(self, f: ReportFilter) -> dict[str, Any]:
         calls = self.select(f)
         counts = self._callback_counts(calls)
-        queues = grouped([c for c in calls if c.offered], lambda c: c.queue)
+        asked = [c for c in calls if c.queue and (c.offered or c.outcome in CALLBACK_OUTCOMES)]
+        queues = grouped(asked, lambda c: c.queue)
         done = [c.to_agent for c in calls if c.outcome == "callback_completed" and c.to_agent]
         return {
             **counts,
             "accepted_rate": rate(counts["requested"], counts["offered"]),
             "pending": sum(c.outcome == "callback_requested" for c in calls),
             "time_to_callback": stats(done),
-            "by_queue": [{"queue": q, **self._callback_counts(cs)} for q, cs in queues.items()],
+            "by_queue": [
+                {"queue": q, **self._callback_counts(cs)} for q, cs in sorted(queues.items())
+            ],
         }
 
     def funnel(self, f: ReportFilter) -> dict[str, Any]:
@@ -246,6 +264,9 @@ class HandWrittenReports:
     def flows(self) -> list[str]:
         return sorted({c.flow for c in self.calls})
 
+    def queues(self) -> list[str]:
+        return sorted({c.queue for c in self.calls if c.queue})
+
     @staticmethod
     def _callback_counts(calls: list[Call]) -> dict[str, int]:
         return {
@@ -253,6 +274,19 @@ class HandWrittenReports:
             "requested": sum(c.outcome in CALLBACK_OUTCOMES for c in calls),
             "completed": sum(c.outcome == "callback_completed" for c in calls),
             "failed": sum(c.outcome == "callback_failed" for c in calls),
+        }
+
+    @staticmethod
+    def _escape_row(calls: list[Call], node: str) -> dict[str, Any]:
+        inside = [c for c in calls if node in c.nodes]
+        escaped = [c for c in inside if c.escape is not None and c.nodes[-1] == node]
+        via = Counter(c.escape for c in escaped)
+        return {
+            "node": node,
+            "calls": len(inside),
+            "escapes": len(escaped),
+            "rate": rate(len(escaped), len(inside)),
+            "via": {how: via[how] for how in ESCAPE_VIAS},
         }
 
     @staticmethod

@@ -32,7 +32,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 from flows.catalog import Catalog
 from flows.loader import load_path
 from ivr.ports import MemoryCallLog
-from tests.dashboard_reports import CALLS, Call, HandWrittenReports
+from tests.dashboard_reports import A1, CALLS, Call, HandWrittenReports
 from tests.twilio_caller import serve
 from webhooks.app import create_app
 from webhooks.reports_api import ReportFilter
@@ -53,7 +53,19 @@ FLAGS = [
     "--force-device-scale-factor=1",
     "--lang=en-US",
 ]
-CHARTS = ["funnel-chart", "tta-chart", "hour-chart", "callbacks-chart", "versions-chart"]
+CHARTS = [
+    "funnel-chart",
+    "hour-chart",
+    "weekday-chart",
+    "queue-chart",
+    "escape-node-chart",
+    "escape-how-chart",
+    "tta-chart",
+    "hold-chart",
+    "callbacks-chart",
+    "callbacks-queue-chart",
+    "versions-chart",
+]
 REPORT_PATHS = [
     f"/api/reports/{name}"
     for name in ("summary", "abandonment", "time-to-agent", "callbacks", "funnel")
@@ -223,6 +235,19 @@ def test_charts_draw_the_reports(browser: WebDriver, tmp_path: Path) -> None:
         assert browser.find_element(By.ID, "funnel-flow").text == "(acme-support)"
         assert "45 s" in browser.find_element(By.CSS_SELECTOR, '[data-row="live"]').text
 
+        # The figures behind the new charts, worked out from CALLS. Tuesday 1 December: 3
+        # calls that count (one short abandon left out), one hung up in the menus.
+        assert chart_data(browser)["weekday-chart"][0][1] == pytest.approx(100 / 3)
+        # Billing: waits of 20, 75 and 250 s, one hung up waiting (after 75 s).
+        queues = browser.find_elements(By.CSS_SELECTOR, "#queue-stats tbody tr")
+        assert queues[0].text == "billing 3 1 33.3% 1 m 55 s 1 m 15 s"
+        escapes = browser.find_elements(By.CSS_SELECTOR, "#escape-node-stats tbody tr")
+        assert [e.text for e in escapes] == ["main_menu 10 3 30.0%"]
+        # Live callers held 5, 20, 60 and 250 s: p50 40 s; the callback held 35 s.
+        hold = browser.find_element(By.CSS_SELECTOR, '#hold-stats [data-row="live-hold"]').text
+        assert hold.split("hold ")[1].startswith("40 s")
+        assert chart_data(browser)["hold-chart"] == [[45, 900], [40, 35]]
+
 
 def test_page_uses_nothing_from_outside(browser: WebDriver) -> None:
     with dashboard(HandWrittenReports()) as server:
@@ -251,9 +276,23 @@ def test_no_calls_shows_an_honest_empty_state(browser: WebDriver, tmp_path: Path
         for chart in CHARTS:
             card = browser.find_element(By.ID, chart).find_element(By.XPATH, "ancestor::article")
             assert not browser.find_element(By.ID, chart).is_displayed(), chart
-            assert (
-                card.find_element(By.CSS_SELECTOR, ".no-data").text == "No calls for these filters."
-            )
+            assert card.find_element(By.CSS_SELECTOR, ".no-data").text == "No calls yet."
+        assert script_errors(browser) == []
+
+
+def test_only_short_abandons_says_why_the_charts_are_empty(browser: WebDriver) -> None:
+    """A first try with scripted `ivr call`s: calls that hung up within seconds."""
+    short = [
+        Call("acme-support", A1, f"2026-12-01T09:0{i}", "greeting", "short_abandon") for i in (1, 2)
+    ]
+    with dashboard(HandWrittenReports(calls=short)) as server:
+        open_page(browser, server.base + "/")
+        assert tile(browser, "calls") == "2" and tile(browser, "short_abandons") == "2"
+        assert "All 2 calls hung up within seconds of the start (short abandons)" in (
+            browser.find_element(By.ID, "empty").text
+        )
+        funnel = browser.find_element(By.ID, "funnel-card")
+        assert "Only short abandons so far" in funnel.find_element(By.CSS_SELECTOR, ".no-data").text
         assert script_errors(browser) == []
 
 
@@ -280,14 +319,12 @@ def test_filters_are_sent_to_the_api(browser: WebDriver) -> None:
         set_date(browser, "since", "2026-12-03")
         set_date(browser, "until", "2026-12-03")
         Select(browser.find_element(By.ID, "flow")).select_by_visible_text("acme-support")
+        # "To" is inclusive on the page, `until` exclusive in the API: the next midnight.
+        wanted = {"since": ["2026-12-03"], "until": ["2026-12-04"], "flow": ["acme-support"]}
+        wait_for(browser, lambda: all(server.asked(p)[-1:] == [wanted] for p in REPORT_PATHS))
         # On 3 December acme had 3 calls: self service, a completed and a failed callback.
         wait_for(browser, lambda: tile(browser, "calls") == "3")
         assert tile(browser, "abandonment_rate") == "0.0%"
-
-        # "To" is inclusive on the page, `until` exclusive in the API: the next midnight.
-        wanted = {"since": ["2026-12-03"], "until": ["2026-12-04"], "flow": ["acme-support"]}
-        for path in REPORT_PATHS:
-            assert server.asked(path)[-1] == wanted, path
         assert reports.asked[-1] == ReportFilter(
             since=datetime(2026, 12, 3, tzinfo=UTC),
             until=datetime(2026, 12, 4, tzinfo=UTC),
@@ -301,6 +338,108 @@ def test_filters_are_sent_to_the_api(browser: WebDriver) -> None:
         open_page(browser, address)
         assert server.asked("/api/reports/summary")[0] == wanted
         assert tile(browser, "calls") == "3"
+
+
+def chart_data(browser: WebDriver) -> dict[str, list[list[float | None]]]:
+    """Each chart's datasets as drawn: the figures, in Chart.js, of every series."""
+    result: dict[str, list[list[float | None]]] = browser.execute_script(
+        """
+        const out = {};
+        for (const canvas of document.querySelectorAll("canvas")) {
+          const chart = Chart.getChart(canvas);
+          out[canvas.id] = chart ? chart.data.datasets.map((d) => d.data) : [];
+        }
+        return out;
+        """
+    )
+    return result
+
+
+def pct100(rate: float | None) -> float | None:
+    return None if rate is None else rate * 100
+
+
+def expected_charts(api: dict[str, Any]) -> dict[str, list[list[Any]]]:
+    """What each new chart must draw, worked out from the API's own answers."""
+    abandonment, tta, callbacks = api["abandonment"], api["time-to-agent"], api["callbacks"]
+    vias = ["digit", "speech", "failures", "error", "fallback"]
+    escapes = sorted(abandonment["escapes_by_node"], key=lambda n: (-n["escapes"], n["node"]))
+    live, back = tta["live"], tta["callback"]
+    return {
+        "weekday-chart": [[pct100(d["rate"]) for d in abandonment["by_weekday"]]],
+        "queue-chart": [
+            [pct100(q["rate"]) for q in abandonment["by_queue"]],
+            [q["mean_wait"] for q in abandonment["by_queue"]],
+        ],
+        "escape-node-chart": [[n["via"][via] for n in escapes] for via in vias],
+        "escape-how-chart": [[sum(n["via"][via] for n in escapes) for via in vias]],
+        "hold-chart": [
+            [live["p50"], back["p50"]],
+            [live["on_hold"]["p50"], back["on_hold"]["p50"]],
+        ],
+        "callbacks-queue-chart": [
+            [q[name] for q in callbacks["by_queue"]]
+            for name in ("offered", "requested", "completed", "failed")
+        ],
+    }
+
+
+def test_the_queue_filter_shows_that_queues_figures(browser: WebDriver) -> None:
+    reports = HandWrittenReports()
+    with dashboard(reports) as server:
+        open_page(browser, server.base + "/")
+        queue = Select(browser.find_element(By.ID, "queue"))
+        assert [o.text for o in queue.options] == ["All queues", "billing", "support"]
+        everything = chart_data(browser)
+
+        queue.select_by_visible_text("support")
+        wanted = {"queue": ["support"]}
+        wait_for(browser, lambda: all(server.asked(p)[-1:] == [wanted] for p in REPORT_PATHS))
+        # Support: 4 calls (2 live after 130 and 20 s, a callback done and one failed), nobody
+        # hung up waiting; three asked for a person at main_menu, each a different way.
+        wait_for(browser, lambda: tile(browser, "calls") == "4")
+        assert tile(browser, "abandonment_rate") == "0.0%"
+        assert tile(browser, "reached_agent") == "2"
+        assert tile(browser, "callbacks") == "2 / 1 / 1"
+        assert reports.asked[-1] == ReportFilter(queue="support")
+
+        api = {
+            name: httpx.get(f"{server.base}/api/reports/{name}", params={"queue": "support"}).json()
+            for name in ("abandonment", "time-to-agent", "callbacks")
+        }
+        shown = chart_data(browser)
+        for chart, figures in expected_charts(api).items():
+            assert browser.find_element(By.ID, chart).is_displayed(), chart
+            assert shown[chart] == [pytest.approx(f) for f in figures], chart
+        # Every escape was in support; the other charts now draw fewer calls.
+        changed = {chart for chart in expected_charts(api) if shown[chart] != everything[chart]}
+        assert changed == {"weekday-chart", "queue-chart", "hold-chart", "callbacks-queue-chart"}
+        assert shown["escape-how-chart"] == [[1, 1, 1, 0, 0]]
+        assert shown["queue-chart"] == [[0.0], [pytest.approx(100 / 3)]]  # waits 60, 35, 5 s
+        rows = browser.find_elements(By.CSS_SELECTOR, "#queue-stats tbody tr")
+        assert [r.text.split()[:4] for r in rows] == [["support", "4", "0", "0.0%"]]
+
+        # The queue is in the address: reopening it shows the same view at once.
+        address = browser.current_url
+        assert "queue=support" in address
+        server.seen.clear()
+        open_page(browser, address)
+        assert server.asked("/api/reports/summary")[0] == wanted
+        assert Select(browser.find_element(By.ID, "queue")).first_selected_option.text == "support"
+
+        # Billing: nobody asked for a person there, and the escape cards say so.
+        billing = {"queue": ["billing"]}
+        loaded = loads(browser)
+        Select(browser.find_element(By.ID, "queue")).select_by_visible_text("billing")
+        wait_for(browser, lambda: tile(browser, "calls") == "3")
+        wait_for(browser, lambda: server.asked("/api/reports/abandonment")[-1:] == [billing])
+        wait_for(browser, lambda: loads(browser) > loaded)
+        for card in ("escape-node-card", "escape-how-card"):
+            element = browser.find_element(By.ID, card)
+            note = element.find_element(By.CSS_SELECTOR, ".no-data").text
+            assert note == "No caller asked for a person yet.", card
+            assert not element.find_element(By.TAG_NAME, "canvas").is_displayed()
+        assert script_errors(browser) == []
 
 
 def test_auto_refresh_sends_the_api_key_and_shows_new_calls(browser: WebDriver) -> None:
@@ -322,7 +461,7 @@ def test_auto_refresh_sends_the_api_key_and_shows_new_calls(browser: WebDriver) 
         api = [s for s in server.seen if s.path.startswith("/api/")]
         keyed = [s for s in api if s.api_key == "s3cret"]
         assert len(server.asked("/api/reports/summary")) >= 3  # the refused one and two more
-        assert len(api) - len(keyed) == 6  # only the first visit, without the key, went keyless
+        assert len(api) - len(keyed) == 7  # only the first visit, without the key, went keyless
 
         # Turning auto-refresh off stops the requests.
         Select(browser.find_element(By.ID, "refresh")).select_by_visible_text("off")

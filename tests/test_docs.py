@@ -85,6 +85,7 @@ def test_every_setting_and_ops_option_is_documented() -> None:
     for section in ("## Running in production", "## Data we keep", "### Metrics", "### Logs"):
         assert section in README
 
+
 def test_readme_names_the_vendored_chart_library_version() -> None:
     library = ROOT / "webhooks" / "static" / "vendor" / "chart.umd.min.js"
     banner = re.search(r"Chart\.js v(\d+\.\d+\.\d+)", library.read_text(encoding="utf-8")[:300])

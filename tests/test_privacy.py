@@ -61,9 +61,7 @@ nodes:
 
 
 @contextmanager
-def server(
-    db_url: str, spool: Path, privacy: Privacy
-) -> Iterator[tuple[FakeTwilio, StoreCallLog]]:
+def server(db_url: str, spool: Path, privacy: Privacy) -> Iterator[tuple[FakeTwilio, StoreCallLog]]:
     log = StoreCallLog.open(db_url, spool, privacy)
     catalog = Catalog((load_text(FLOW, "private.yaml"),))
     app = create_app(

@@ -372,7 +372,9 @@ def test_api_and_cli_agree(loaded: Store, report: str) -> None:
         as_json = client.get(f"/api/reports/{report}", params=query)
         as_csv = client.get(f"/api/reports/{report}", params={**query, "format": "csv"})
         flows = client.get("/api/flows")
+        queues = client.get("/api/queues")
     assert as_json.status_code == 200 and flows.json() == ["acme"]
+    assert queues.json() == ["billing", "support"]
     flags = [
         "--db",
         url,

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urljoin
 
 import pytest
@@ -18,7 +19,7 @@ from sqlalchemy import text
 from analytics.call_log import StoreCallLog
 from analytics.reports import StoreReports
 from flows.catalog import Catalog
-from flows.loader import load_text
+from flows.loader import load_path, load_text
 from ivr.cli import main
 from tests.test_agent_line import ALICE, FLOW, TOKEN
 from tests.twilio_caller import Call, FakeTwilio, serve
@@ -157,7 +158,7 @@ def test_a_callback_is_counted_once_completed(
 def test_calls_dialed_in_the_terminal_show_in_the_report(db_url: str, tmp_path: Path) -> None:
     spool = str(tmp_path / "spool")
     flow = str(Path(__file__).resolve().parent.parent / "flows.example.yaml")
-    for turns in ("4", "0"):  # the opening hours (resolved), then a person
+    for turns in ("4", "0", "3"):  # the opening hours (resolved), a person, a transfer
         with contextlib.redirect_stdout(io.StringIO()):
             main(
                 [
@@ -177,10 +178,79 @@ def test_calls_dialed_in_the_terminal_show_in_the_report(db_url: str, tmp_path: 
     with contextlib.redirect_stdout(out):
         assert main(["report", "summary", "--db", db_url, "--format", "json"]) == 0
     report = json.loads(out.getvalue())
-    assert report["calls"] == 2
+    assert report["calls"] == 3
     assert report["outcomes"]["self_service"] == 1
     # Nobody answers in the terminal: the second caller was still holding when it ended.
     assert report["outcomes"]["short_abandon"] + report["outcomes"]["abandoned_queue"] == 1
+    # The sales transfer was answered (--dial-status answered, the default): a person.
+    assert report["outcomes"]["agent"] == report["reached_agent"] == 1
+
+
+def report_json(*args: str) -> dict[str, Any]:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["report", *args, "--format", "json"]) == 0
+    result: dict[str, Any] = json.loads(out.getvalue())
+    return result
+
+
+def test_a_callback_asked_for_in_the_terminal_is_booked_and_served(
+    db_url: str, tmp_path: Path
+) -> None:
+    """`ivr call --db` books the callback as the server does: counted by `ivr report`, and
+    the agent line calls the caller back once the office opens."""
+    spool = str(tmp_path / "spool")
+    flow = Path(__file__).resolve().parent.parent / "flows.example.yaml"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(
+            [
+                "call",
+                str(flow),
+                "--input",
+                "0",  # a person, on Saturday night: closed, so a callback at opening
+                "--db",
+                db_url,
+                "--spool",
+                spool,
+                "--at",
+                "2025-11-22T23:00:00-05:00",
+                "--caller",
+                "+15555550123",
+            ]
+        )
+    assert code == 0
+    assert "reached: callback support (not before 2025-11-24T08:00:00-05:00)" in out.getvalue()
+
+    callbacks = report_json("callbacks", "--db", db_url)
+    assert {k: callbacks[k] for k in ("offered", "requested", "pending", "completed")} == {
+        "offered": 0,
+        "requested": 1,
+        "pending": 1,
+        "completed": 0,
+    }
+    assert callbacks["by_queue"] == [
+        {"queue": "support", "offered": 0, "requested": 1, "completed": 0, "failed": 0}
+    ]
+    assert report_json("summary", "--db", db_url)["outcomes"]["callback_requested"] == 1
+
+    # Monday 08:30 in New York: alice calls the agent line and is put through to the caller.
+    opened = datetime(2025, 11, 24, 13, 30, tzinfo=UTC)
+    call_log = StoreCallLog.open(db_url, tmp_path / "spool-server")
+    try:
+        app = create_app(
+            Settings.from_env({"TWILIO_AUTH_TOKEN": TOKEN}),
+            lambda: Catalog((load_path(flow),)),
+            call_log,
+            clock=lambda: opened,
+        )
+        with serve(app) as base, FakeTwilio(base, TOKEN) as twilio:
+            params = {"CallSid": "CAagent", "From": "+15005550010", "To": "+15005550099"}
+            root = ET.fromstring(twilio.post(base + "/twilio/agent", params).text)
+        number = root.find("Dial/Number")
+        assert number is not None and number.text == "+15555550123"
+    finally:
+        call_log.close()
 
 
 def test_a_transfer_answered_is_timed_when_the_person_answers(

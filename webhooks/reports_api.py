@@ -1,4 +1,5 @@
-"""The reports over HTTP: `GET /api/reports/{name}` and `GET /api/flows` (REPORTS_CONTRACT).
+"""The reports over HTTP: `GET /api/reports/{name}`, `GET /api/flows` and `GET /api/queues`
+(REPORTS_CONTRACT).
 
 The figures come from a `Reports` implementation injected into `create_app` (the CLI plugs
 in `analytics.reports.StoreReports`); this module only parses filters and serves JSON or CSV.
@@ -32,6 +33,7 @@ class Reports(Protocol):
     def callbacks(self, f: ReportFilter) -> dict[str, Any]: ...
     def funnel(self, f: ReportFilter) -> dict[str, Any]: ...
     def flows(self) -> list[str]: ...  # flow ids present, for the dashboard's filter
+    def queues(self) -> list[str]: ...  # queue names present, for the dashboard's filter
 
 
 def parse_moment(text: str | None, name: str) -> datetime | None:
@@ -127,5 +129,11 @@ def reports_router(reports: Reports) -> APIRouter:
     def flows() -> list[str]:
         """The ids of the flows that have calls (for a report's `flow` filter)."""
         return reports.flows()
+
+    @router.get("/queues", summary="queue names with calls", response_model=list[str])
+    def queues() -> list[str]:
+        """The queues that calls waited in or asked a callback from (for a report's `queue`
+        filter)."""
+        return reports.queues()
 
     return router

@@ -19,14 +19,13 @@ from ivr.actions import (
     DialResult,
     Digits,
     Event,
-    RequestCallback,
     Silence,
     Speech,
     Step,
 )
 from ivr.context import whisper
 from ivr.engine import escape_step, start_call, step
-from ivr.ports import CallbackRequest, CallLog
+from ivr.ports import CallLog, callback_booking
 from ivr.state import CallState
 from webhooks import sequence, state_token, twiml
 from webhooks.settings import Settings
@@ -66,19 +65,9 @@ class Voice:
 
     def _answer(self, result: Step) -> str:
         self.log.record(result.state, result.events)
-        final = result.final
-        if isinstance(final, RequestCallback):
-            now = self.clock()
-            self.log.request_callback(
-                CallbackRequest(
-                    call_sid=result.state.call_sid,
-                    queue=final.queue,
-                    number=final.number,
-                    place_at=now,
-                    not_before=final.not_before,
-                    requested_at=now,
-                )
-            )
+        booking = callback_booking(result, self.clock())
+        if booking is not None:
+            self.log.request_callback(booking)
         return twiml.render(result, state_token.encode(result.state))
 
     def _state(self, req: TwilioRequest, token: str) -> CallState:

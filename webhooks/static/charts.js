@@ -1,86 +1,13 @@
-// The summary tiles and the five charts, drawn with Chart.js from the reports' JSON.
-// Loaded before dashboard.js, which fetches the reports and calls these.
+// The summary tiles, the charts and their tables, drawn with Chart.js from the reports' JSON
+// (with the helpers of chart_kit.js). Loaded before dashboard.js, which fetches the reports
+// and calls these.
 "use strict";
 
 window.dashboardCharts = (() => {
-  // Fixed colours, so the same thing looks the same on every chart.
-  const COLOR = {
-    on: "#4e79a7", // went on / live
-    abandoned: "#e15759",
-    escaped: "#f28e2b",
-    callback: "#59a14f",
-    calls: "#76716e",
-    offered: "#9c755f",
-    requested: "#edc948",
-    pending: "#bab0ac",
-  };
-
-  const $ = (selector) => document.querySelector(selector);
-  const charts = {};
-
-  Chart.defaults.animation = false; // redraws every N seconds should not dance
-  Chart.defaults.maintainAspectRatio = false;
-  Chart.defaults.layout.padding = { top: 16 }; // room for the figures above the bars
-  Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
-
-  // ---------- formatting ----------
-  const count = (n) => (n === null || n === undefined ? "–" : Number(n).toLocaleString("en-US"));
-  const pct = (r) => (r === null || r === undefined ? "–" : `${(r * 100).toFixed(1)}%`);
-  function dur(seconds) {
-    if (seconds === null || seconds === undefined) return "–";
-    const s = Math.round(seconds);
-    if (s < 60) return `${s} s`;
-    if (s < 3600) return `${Math.floor(s / 60)} m ${String(s % 60).padStart(2, "0")} s`;
-    return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, "0")} m`;
-  }
-  const clock = (seconds) => `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
-
-  // A card shows its chart, or says plainly why there is none.
-  function card(id, message) {
-    const element = $(`#${id}`);
-    const noData = element.querySelector(".no-data");
-    for (const part of element.querySelectorAll(".chart, .stats")) part.hidden = Boolean(message);
-    noData.hidden = !message;
-    noData.textContent = message || "";
-    return !message;
-  }
-
-  function chart(id, config) {
-    if (charts[id]) {
-      charts[id].data = config.data;
-      charts[id].options = config.options;
-      charts[id].update();
-    } else {
-      charts[id] = new Chart($(`#${id}`), config);
-    }
-  }
-
-  // Writes each bar's figure above it, so a 0% bar still says 0% and not nothing.
-  // It reads the figures from the chart, so it stays right when the data is replaced.
-  function valueLabels(format) {
-    return {
-      id: "valueLabels",
-      afterDatasetsDraw(chart) {
-        const { ctx } = chart;
-        ctx.save();
-        ctx.fillStyle = "#1f2933";
-        ctx.font = `12px ${Chart.defaults.font.family}`;
-        ctx.textAlign = "center";
-        ctx.textBaseline = "bottom";
-        chart.data.datasets.forEach((dataset, i) => {
-          chart.getDatasetMeta(i).data.forEach((element, j) => {
-            const text = format(dataset.data[j]);
-            if (text) ctx.fillText(text, element.x, element.y - 3);
-          });
-        });
-        ctx.restore();
-      },
-    };
-  }
-
-  function bar(label, data, color, extra = {}) {
-    return { type: "bar", label, data, backgroundColor: color, borderColor: color, ...extra };
-  }
+  const {
+    COLOR, VIAS, VIA_LABEL, VIA_COLOR, $, count, pct, dur, clock, card, chart, valueLabels, bar,
+    fillTable, PERCENT_AXIS, percent, percentLabel,
+  } = window.chartKit;
 
   function drawSummary(s) {
     const set = (name, text) => { $(`[data-summary="${name}"]`).textContent = text; };
@@ -209,7 +136,7 @@ window.dashboardCharts = (() => {
       },
       options: {
         scales: {
-          rate: { position: "left", min: 0, suggestedMax: 20, title: { display: true, text: "% abandoned" } },
+          rate: { position: "left", ...PERCENT_AXIS, title: { display: true, text: "% abandoned" } },
           calls: { position: "right", min: 0, grid: { drawOnChartArea: false }, ticks: { precision: 0 },
                    title: { display: true, text: "calls" } },
         },
@@ -266,10 +193,154 @@ window.dashboardCharts = (() => {
             return `abandoned ${v.abandoned} of ${v.calls} calls (${pct(v.rate)})`;
           } } },
         },
-        scales: { y: { min: 0, suggestedMax: 20, title: { display: true, text: "% abandoned" } } },
+        scales: { y: { ...PERCENT_AXIS, title: { display: true, text: "% abandoned" } } },
       },
     });
   }
 
-  return { drawSummary, drawFunnel, drawTimeToAgent, drawByHour, drawCallbacks, drawVersions };
+  function drawByWeekday(abandonment, nothing) {
+    const days = (abandonment && abandonment.by_weekday) || [];
+    if (!card("weekday-card", nothing || (days.some((d) => d.calls > 0) ? "" : "No calls by weekday."))) return;
+    chart("weekday-chart", {
+      type: "bar",
+      data: {
+        labels: days.map((d) => [d.weekday, `${count(d.calls)} calls`]),
+        datasets: [bar("abandonment rate", days.map((d) => percent(d.rate)), COLOR.abandoned)],
+      },
+      plugins: [valueLabels(percentLabel)],
+      options: {
+        plugins: {
+          legend: { display: false },
+          tooltip: { callbacks: { label: (item) => {
+            const d = days[item.dataIndex];
+            return `abandoned ${d.abandoned} of ${d.calls} (${pct(d.rate)})`;
+          } } },
+        },
+        scales: { y: { ...PERCENT_AXIS, title: { display: true, text: "% abandoned" } } },
+      },
+    });
+  }
+
+  function drawByQueue(abandonment, nothing) {
+    const queues = (abandonment && abandonment.by_queue) || [];
+    if (!card("queue-card", nothing || (queues.length ? "" : "No caller waited in a queue yet."))) return;
+    fillTable("queue-stats", queues.map((q) => [q.queue, count(q.calls), count(q.abandoned),
+      pct(q.rate), dur(q.mean_wait), dur(q.mean_abandoned_wait)]));
+    chart("queue-chart", {
+      type: "bar",
+      data: {
+        labels: queues.map((q) => [q.queue, `${count(q.calls)} calls`]),
+        datasets: [
+          bar("hung up while waiting (%)", queues.map((q) => percent(q.rate)), COLOR.abandoned,
+            { yAxisID: "rate" }),
+          bar("mean wait", queues.map((q) => q.mean_wait), COLOR.hold, { yAxisID: "wait" }),
+        ],
+      },
+      plugins: [valueLabels((v, dataset) => (v === null || v === undefined ? ""
+        : dataset.yAxisID === "rate" ? percentLabel(v) : dur(v)))],
+      options: {
+        scales: {
+          rate: { position: "left", ...PERCENT_AXIS, title: { display: true, text: "% hung up waiting" } },
+          wait: { position: "right", min: 0, grid: { drawOnChartArea: false },
+                  title: { display: true, text: "mean wait, seconds" } },
+        },
+      },
+    });
+  }
+
+  function drawEscapesByNode(abandonment, nothing) {
+    const nodes = [...((abandonment && abandonment.escapes_by_node) || [])]
+      .sort((a, b) => b.escapes - a.escapes || a.node.localeCompare(b.node));
+    if (!card("escape-node-card", nothing || (nodes.length ? "" : "No caller asked for a person yet."))) return;
+    fillTable("escape-node-stats", nodes.map((n) => [n.node, count(n.calls), count(n.escapes), pct(n.rate)]));
+    chart("escape-node-chart", {
+      type: "bar",
+      data: {
+        labels: nodes.map((n) => n.node),
+        datasets: VIAS.map((via) => bar(VIA_LABEL[via], nodes.map((n) => (n.via || {})[via] || 0),
+          VIA_COLOR[via])),
+      },
+      options: {
+        indexAxis: "y",
+        scales: { x: { stacked: true, min: 0, ticks: { precision: 0 }, title: { display: true, text: "callers who asked for a person" } },
+                  y: { stacked: true } },
+        plugins: {
+          tooltip: { callbacks: { footer: (items) => {
+            const n = nodes[items[0].dataIndex];
+            return `${n.escapes} of ${n.calls} who entered (${pct(n.rate)})`;
+          } } },
+        },
+      },
+    });
+  }
+
+  function drawEscapesByHow(abandonment, nothing) {
+    const nodes = (abandonment && abandonment.escapes_by_node) || [];
+    const totals = VIAS.map((via) => nodes.reduce((sum, n) => sum + ((n.via || {})[via] || 0), 0));
+    const any = totals.some((n) => n > 0);
+    if (!card("escape-how-card", nothing || (any ? "" : "No caller asked for a person yet."))) return;
+    chart("escape-how-chart", {
+      type: "bar",
+      data: {
+        labels: VIAS.map((via) => [via, VIA_LABEL[via]]),
+        datasets: [bar("escapes", totals, VIAS.map((via) => VIA_COLOR[via]))],
+      },
+      plugins: [valueLabels((v) => count(v))],
+      options: {
+        plugins: { legend: { display: false } },
+        scales: { y: { min: 0, ticks: { precision: 0 }, title: { display: true, text: "callers" } } },
+      },
+    });
+  }
+
+  function drawHold(tta, nothing) {
+    const live = (tta && tta.live) || {};
+    const back = (tta && tta.callback) || {};
+    const reached = (live.count || 0) + (back.count || 0);
+    if (!card("hold-card", nothing || (reached ? "" : "No caller reached a person yet."))) return;
+    const rows = {
+      "live-agent": live, "live-hold": live.on_hold, "callback-agent": back, "callback-hold": back.on_hold,
+    };
+    for (const [name, s] of Object.entries(rows)) {
+      const cells = $(`#hold-stats [data-row="${name}"]`).querySelectorAll("td");
+      [s?.p50, s?.p90, s?.p99, s?.mean].map(dur).forEach((v, i) => { cells[i].textContent = v; });
+    }
+    chart("hold-chart", {
+      type: "bar",
+      data: {
+        labels: [`live (${count(live.count)} calls)`, `callback (${count(back.count)} calls)`],
+        datasets: [
+          bar("until a person was on the line", [live.p50 ?? null, back.p50 ?? null], COLOR.on),
+          bar("on hold", [live.on_hold?.p50 ?? null, back.on_hold?.p50 ?? null], COLOR.hold),
+        ],
+      },
+      plugins: [valueLabels((v) => (v === null || v === undefined ? "" : dur(v)))],
+      options: {
+        scales: { y: { min: 0, title: { display: true, text: "seconds (median)" } } },
+      },
+    });
+  }
+
+  function drawCallbacksByQueue(cb, nothing) {
+    const queues = (cb && cb.by_queue) || [];
+    if (!card("callbacks-queue-card", nothing || (queues.length ? "" : "No callback was offered or asked for."))) return;
+    const names = ["offered", "requested", "completed", "failed"];
+    const colors = [COLOR.offered, COLOR.requested, COLOR.callback, COLOR.abandoned];
+    chart("callbacks-queue-chart", {
+      type: "bar",
+      data: {
+        labels: queues.map((q) => q.queue),
+        datasets: names.map((n, i) => bar(n, queues.map((q) => q[n] || 0), colors[i])),
+      },
+      plugins: [valueLabels((v) => count(v))],
+      options: {
+        scales: { y: { min: 0, ticks: { precision: 0 }, title: { display: true, text: "callbacks" } } },
+      },
+    });
+  }
+
+  return {
+    drawSummary, drawFunnel, drawTimeToAgent, drawByHour, drawByWeekday, drawByQueue,
+    drawEscapesByNode, drawEscapesByHow, drawHold, drawCallbacks, drawCallbacksByQueue, drawVersions,
+  };
 })();

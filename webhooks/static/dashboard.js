@@ -13,8 +13,9 @@
   const apiKey = params.get("key");
   let timer = null;
   let generation = 0; // answers of an older request are dropped when filters changed since
-  const { drawSummary, drawFunnel, drawTimeToAgent, drawByHour, drawCallbacks, drawVersions } =
-    window.dashboardCharts;
+  const charts = window.dashboardCharts;
+  // The two filters whose choices come from the API (the flows and queues that have calls).
+  const CHOICES = ["flow", "queue"];
 
   // ---------- filters ----------
   function filtersFromAddress() {
@@ -34,16 +35,19 @@
     const q = new URLSearchParams();
     const since = $("#since").value;
     const until = $("#until").value;
-    const flow = $("#flow").value || params.get("flow") || "";
     if (since) q.set("since", since);
     if (until) q.set("until", new Date(Date.parse(until) + DAY_MS).toISOString().slice(0, 10));
-    if (flow) q.set("flow", flow);
+    for (const name of CHOICES) {
+      // Before the choices are loaded the select is empty: the address says what was picked.
+      const value = $(`#${name}`).value || params.get(name) || "";
+      if (value) q.set(name, value);
+    }
     return q;
   }
 
   // Keep the filters in the address, so a reload or a bookmark shows the same view.
   function rememberFilters() {
-    for (const name of ["since", "until", "flow", "refresh"]) {
+    for (const name of ["since", "until", ...CHOICES, "refresh"]) {
       const value = $(`#${name}`).value;
       if (value && !(name === "refresh" && value === "30")) params.set(name, value);
       else params.delete(name);
@@ -75,13 +79,15 @@
     const suffix = query ? `?${query}` : "";
     $("#status").textContent = "Loading…";
     try {
-      const [flows, ...reports] = await Promise.all([
+      const [flows, queues, ...reports] = await Promise.all([
         getJSON("api/flows"),
+        getJSON("api/queues"),
         ...REPORTS.map((name) => getJSON(`api/reports/${name}${suffix}`)),
       ]);
       if (mine !== generation) return;
       const [summary, abandonment, tta, callbacks, funnel] = reports;
-      showFlows(flows);
+      showChoices("flow", flows);
+      showChoices("queue", queues);
       draw(summary, abandonment, tta, callbacks, funnel);
       $("#error").hidden = true;
       document.body.dataset.state = summary.calls > 0 ? "ready" : "empty";
@@ -106,10 +112,11 @@
     if (seconds > 0) timer = setTimeout(load, seconds * 1000);
   }
 
-  function showFlows(flows) {
-    const select = $("#flow");
-    const chosen = select.value || params.get("flow") || "";
-    const ids = [...new Set([...flows, ...(chosen ? [chosen] : [])])].sort();
+  // The options of a filter: what the API lists, plus the one chosen (even with no calls).
+  function showChoices(name, names) {
+    const select = $(`#${name}`);
+    const chosen = select.value || params.get(name) || "";
+    const ids = [...new Set([...names, ...(chosen ? [chosen] : [])])].sort();
     const have = [...select.options].slice(1).map((o) => o.value);
     if (have.join("\n") !== ids.join("\n")) {
       select.length = 1;
@@ -120,30 +127,44 @@
 
   // ---------- drawing ----------
   function draw(summary, abandonment, tta, callbacks, funnel) {
-    drawSummary(summary);
+    charts.drawSummary(summary);
     const none = summary.calls === 0;
+    // Rates leave short abandons out: when every call is one, say so rather than draw nothing.
+    const onlyShort = !none && summary.calls === summary.short_abandons;
+    const q = apiQuery();
+    const where = [q.get("flow") && `for flow ${q.get("flow")}`,
+      q.get("queue") && `in queue ${q.get("queue")}`,
+      $("#since").value && `from ${$("#since").value}`,
+      $("#until").value && `to ${$("#until").value}`].filter(Boolean).join(" ");
     const empty = $("#empty");
-    empty.hidden = !none;
+    empty.hidden = !none && !onlyShort;
     if (none) {
-      const q = apiQuery();
-      const where = [q.get("flow") && `for flow ${q.get("flow")}`,
-        $("#since").value && `from ${$("#since").value}`,
-        $("#until").value && `to ${$("#until").value}`].filter(Boolean).join(" ");
       empty.textContent = where
-        ? `No calls ${where}. Widen the dates or pick another flow.`
+        ? `No calls ${where}. Widen the dates or pick another flow or queue.`
         : "No calls yet. Calls appear here as soon as they are logged.";
+    } else if (onlyShort) {
+      empty.textContent = `${summary.calls === 1 ? "The only call" : `All ${summary.calls} calls`} `
+        + "hung up within seconds of the start (short abandons), which the rates and charts "
+        + "leave out. Calls that last longer show here.";
     }
-    const nothing = none ? "No calls for these filters." : "";
-    drawFunnel(funnel, nothing);
-    drawTimeToAgent(tta, nothing);
-    drawByHour(abandonment, nothing);
-    drawCallbacks(callbacks, nothing);
-    drawVersions(abandonment, nothing);
+    const nothing = none ? (where ? "No calls for these filters." : "No calls yet.") : "";
+    const counted = nothing || (onlyShort ? "Only short abandons so far: left out of the rates." : "");
+    charts.drawFunnel(funnel, counted);
+    charts.drawByHour(abandonment, counted);
+    charts.drawByWeekday(abandonment, counted);
+    charts.drawByQueue(abandonment, counted);
+    charts.drawEscapesByNode(abandonment, counted);
+    charts.drawEscapesByHow(abandonment, counted);
+    charts.drawTimeToAgent(tta, nothing);
+    charts.drawHold(tta, nothing);
+    charts.drawCallbacks(callbacks, nothing);
+    charts.drawCallbacksByQueue(callbacks, nothing);
+    charts.drawVersions(abandonment, counted);
   }
 
   // ---------- wiring ----------
   filtersFromAddress();
-  for (const name of ["since", "until", "flow"]) {
+  for (const name of ["since", "until", ...CHOICES]) {
     $(`#${name}`).addEventListener("change", () => { rememberFilters(); load(); });
   }
   $("#refresh").addEventListener("change", () => { rememberFilters(); schedule(); });
