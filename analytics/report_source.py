@@ -160,18 +160,20 @@ class Source:
         return sorted(chain.from_iterable(runs))
 
 
-def flow_ids(connection: Connection) -> list[str]:
-    """The flows of every call: those in built days' cells, and those of calls in days
-    not built or not over (so in no cell), each read by an index."""
+def names_in_use(connection: Connection, column: str) -> list[str]:
+    """The distinct values (flow ids, queues) of every call: those in built days' cells,
+    and those of calls in days not built or not over (so in no cell), each read by an
+    index."""
+    cells, summaries = report_cells.c[column], cs.c[column]
     dirty = [int(d) for d in connection.scalars(select(report_dirty_days.c.day_ms))]
     pieces: list[Any] = [
-        select(report_cells.c.flow_id).distinct(),
-        select(cs.c.flow_id).where(cs.c.ended_at_ms.is_(None)).distinct(),
+        select(cells).where(cells.is_not(None)).distinct(),
+        select(summaries).where(summaries.is_not(None), cs.c.ended_at_ms.is_(None)).distinct(),
     ]
     for span in _merged(dirty):
-        pieces.append(select(cs.c.flow_id).where(_within(cs.c.started_at_ms, span)).distinct())
-    found = connection.scalars(union(*pieces)).all()
-    return sorted(set(found))
+        within = _within(cs.c.started_at_ms, span)
+        pieces.append(select(summaries).where(summaries.is_not(None), within).distinct())
+    return sorted(set(connection.scalars(union(*pieces)).all()))
 
 
 def _merged(days: Sequence[int]) -> list[Range]:

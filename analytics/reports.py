@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, Connection, Subquery, case, func, select
 
 from analytics.errors import translated
 from analytics.moments import epoch_ms
-from analytics.report_source import Source, flow_ids
+from analytics.report_source import Source, names_in_use
 from analytics.report_sql import Window, histogram, iso, ratio, seconds, stats
 from analytics.store import Store
 from analytics.summaries import PATH_SEPARATOR
@@ -309,12 +309,12 @@ class StoreReports:
     def flows(self) -> list[str]:
         """Every flow with a call, in progress or over."""
         with self._connection("flows") as connection:
-            return flow_ids(connection)
+            return names_in_use(connection, "flow_id")
 
     def queues(self) -> list[str]:
-        with self._reading("queues", None) as (connection, _):
-            named = select(cs.c.queue).where(cs.c.queue.is_not(None)).distinct()
-            return list(connection.scalars(named.order_by(cs.c.queue)))
+        """Every queue a call waited in or asked a callback from."""
+        with self._connection("queues") as connection:
+            return names_in_use(connection, "queue")
 
 
 class _Node:

@@ -192,9 +192,10 @@ def time_reports(store: Store) -> list[tuple[str, str, float]]:
                 getattr(reports, name)(f)
                 runs.append(time.perf_counter() - began)
             results.append((label, name, statistics.median(runs)))
-    began = time.perf_counter()
-    reports.flows()
-    results.append(("all calls", "flows (list)", time.perf_counter() - began))
+    for name in ("flows", "queues"):
+        began = time.perf_counter()
+        getattr(reports, name)()
+        results.append(("all calls", f"{name} (list)", time.perf_counter() - began))
     return results
 
 

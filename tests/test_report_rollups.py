@@ -20,7 +20,7 @@ from sqlalchemy import delete, func, select
 from analytics import Store, epoch_ms
 from analytics.reports import StoreReports
 from analytics.rollups import day_of, mark_dirty
-from analytics.tables import report_cells, report_dirty_days, report_values
+from analytics.tables import call_summaries, report_cells, report_dirty_days, report_values
 from ivr.cli import main
 from tests.history import History
 from webhooks.reports_api import ReportFilter
@@ -224,3 +224,8 @@ def test_the_flow_list_has_flows_of_built_days_and_of_calls_still_going(store: S
     store.append_rows(live.rows())
     store.roll_up()  # its day is built, but the call is not over: in no cell
     assert StoreReports(store).flows() == ["acme", "new-flow", "other"]
+    with store.engine.connect() as connection:
+        queues = connection.scalars(
+            select(call_summaries.c.queue).where(call_summaries.c.queue.is_not(None)).distinct()
+        )
+        assert StoreReports(store).queues() == sorted(queues) != []
