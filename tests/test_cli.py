@@ -316,3 +316,21 @@ def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
             main([name, "--help"])
         assert raised.value.code == 0, name
         assert capsys.readouterr().out.startswith(f"usage: ivr {name}"), name
+
+
+def test_output_cut_off_by_the_reader_ends_quietly() -> None:
+    """`ivr schema | head -1`: the reader goes away first; no traceback, exit 141."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ivr", "schema"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # before the program has written a byte (it is still importing)
+    with proc.stderr:
+        errors = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141
+    assert "Traceback" not in errors and "BrokenPipe" not in errors
