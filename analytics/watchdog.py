@@ -63,6 +63,9 @@ class Watchdog:
             time.sleep(self.every)
             now = time.monotonic()
             with self._lock:
+                if not self._busy:  # nothing to watch: the next start() starts a thread again
+                    self._thread = None
+                    return
                 overdue = [
                     (key, connection, fd)
                     for key, (since, connection, fd) in self._busy.items()
