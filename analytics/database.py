@@ -2,7 +2,8 @@
 
 SQLite gets WAL, a busy timeout and real transactions (SQLAlchemy emits BEGIN itself, and
 BEGIN IMMEDIATE for writes, so writers queue on the busy timeout instead of failing).
-PostgreSQL gets pre-ping and a connect timeout. Migrations run from code: no alembic.ini.
+PostgreSQL gets pre-ping, a connect timeout, TCP liveness bounds and a watchdog for hung
+connections. Migrations run from code: no alembic.ini.
 """
 
 from __future__ import annotations
@@ -19,12 +20,23 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 
 from analytics.errors import StoreError
+from analytics.watchdog import Watchdog
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 WRITE = {"ivr_write": True}  # execution option: this transaction will write
 BUSY_TIMEOUT_MS = 10_000
 CONNECT_TIMEOUT_S = 5
 ORPHAN_TIMEOUT_MS = 10_000
+# Seconds a PostgreSQL connection may stay checked out (a transaction, a report query)
+# before the watchdog gives it up as hung: far beyond any lock wait (10 s) or query we run.
+HUNG_AFTER_S = 30.0
+PG_LIVENESS = {  # libpq connection parameters
+    "keepalives": 1,
+    "keepalives_idle": 5,  # seconds idle before the first probe
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 10_000,  # ms that sent data may stay unacknowledged
+}
 # Arbitrary but fixed: serialises `upgrade()` across processes sharing one PostgreSQL.
 _MIGRATION_LOCK = 0x1F5_EA7C
 
@@ -56,6 +68,12 @@ def make_engine(url: URL) -> Engine:
     connect_args: dict[str, Any] = {}
     if "connect_timeout" not in url.query:
         connect_args["connect_timeout"] = CONNECT_TIMEOUT_S
+    # A connection whose peer went silent (a partition, a dead host) is noticed by the
+    # client too, so the writer thread gives up on it, spools, and retries: keepalives
+    # probe an idle connection, and unacknowledged data is given up after a bound.
+    for name, value in PG_LIVENESS.items():
+        if name not in url.query:
+            connect_args[name] = value
     if "options" not in url.query:
         # A transaction cut off by a network partition would otherwise hold its row locks
         # until the server's TCP keepalive notices (hours), blocking every later write.
@@ -63,9 +81,39 @@ def make_engine(url: URL) -> Engine:
             f"-c idle_in_transaction_session_timeout={ORPHAN_TIMEOUT_MS} "
             f"-c lock_timeout={ORPHAN_TIMEOUT_MS}"
         )
-    return create_engine(
+    engine = create_engine(
         url, pool_pre_ping=True, json_serializer=json_text, connect_args=connect_args
     )
+    _bound_hung_connections(engine, Watchdog(HUNG_AFTER_S))
+    return engine
+
+
+def _bound_hung_connections(engine: Engine, watchdog: Watchdog) -> None:
+    """Every connection checked out, and every pre-ping, is watched until it is back."""
+    ping = engine.dialect.do_ping
+
+    def watched_ping(dbapi_connection: Any) -> bool:
+        with watchdog.watching(dbapi_connection):
+            return bool(ping(dbapi_connection))
+
+    # The pool pings before its checkout event: the ping itself can hang.
+    setattr(engine.dialect, "do_ping", watched_ping)  # noqa: B010 (an instance, not the class)
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        watchdog.start(dbapi_connection)
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(dbapi_connection: Any, record: Any) -> None:
+        watchdog.stop(dbapi_connection)
+
+    @event.listens_for(engine, "invalidate")
+    def _on_invalidate(dbapi_connection: Any, _record: Any, _exception: Any) -> None:
+        watchdog.stop(dbapi_connection)
+
+    @event.listens_for(engine, "close")
+    def _on_close(dbapi_connection: Any, _record: Any) -> None:
+        watchdog.stop(dbapi_connection)
 
 
 def _sqlite_engine(url: URL) -> Engine:

@@ -3,9 +3,10 @@ callback bookings are kept as JSON lines in a spool folder on local disk, fsync'
 replayed in order when it returns.
 
 Each spooled write is one file, written to a temporary name, fsync'ed and renamed, so a
-file is either whole or absent. Replay writes a whole file in one transaction and deletes
-the file only after the commit; a crash in between replays it again, and the (call_sid,
-seq) key drops the duplicates. Several processes may share one spool folder.
+file is either whole or absent. Replay writes whole files, up to REPLAY_BATCH of them in
+one transaction, and deletes them only after the commit; a crash in between replays them
+again, and the (call_sid, seq) key drops the duplicates. Several processes may share one
+spool folder.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import os
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,15 @@ from ivr.actions import Event
 from ivr.state import CallState
 
 log = logging.getLogger(__name__)
+REPLAY_BATCH = 200  # spool files replayed in one transaction
+
+
+@dataclass(frozen=True)
+class _SpoolFile:
+    path: Path
+    saves: list[tuple[CallState, int]]
+    rows: list[EventRow]
+    bookings: list[Booking]
 
 
 class SpoolError(StoreError):
@@ -128,35 +139,70 @@ class SpoolingEventLog:
         return total
 
     def flush(self) -> int:
-        """Replay spooled files into the store, oldest first; returns the event rows
-        replayed. Raises StoreUnavailable when the database is still down (what was
-        replayed so far stays replayed). A file the database refuses for its content is
-        renamed `*.rejected` and kept; the rest goes on."""
+        """Replay spooled files into the store, oldest first, up to REPLAY_BATCH files per
+        transaction; returns the event rows replayed. Raises StoreUnavailable when the
+        database is still down (what was replayed so far stays replayed). A file the
+        database refuses for its content is renamed `*.rejected` and kept; the rest goes
+        on."""
         replayed = 0
         reached = False
         with self._flushing:
-            for path in self._files():
+            files = self._files()
+            for start in range(0, len(files), REPLAY_BATCH):
+                batch = self._read(files[start : start + REPLAY_BATCH])
                 try:
-                    lines = _read_lines(path)
-                    saves, rows, bookings = _decode(lines)
-                    self.store.apply(saves, rows, bookings)
-                except FileNotFoundError:
-                    continue  # another process replayed it
+                    replayed += self._apply(batch)
+                    reached = reached or bool(batch)
                 except StoreUnavailable:
                     self._down_until = time.monotonic() + self.retry_after
                     self.reachable = False
                     raise
-                except (StoreError, ValueError, KeyError, TypeError) as err:
-                    log.error("spool file %s rejected, kept as *.rejected: %s", path, err)
-                    _rename(path, path.with_suffix(".rejected"))
-                    continue
-                reached = True
-                path.unlink(missing_ok=True)
-                replayed += len(rows)
+                except (StoreError, ValueError, KeyError, TypeError):
+                    # One of them is refused for what it holds: one at a time, to find it.
+                    for one in batch:
+                        try:
+                            replayed += self._apply([one])
+                            reached = True
+                        except StoreUnavailable:
+                            self._down_until = time.monotonic() + self.retry_after
+                            self.reachable = False
+                            raise
+                        except (StoreError, ValueError, KeyError, TypeError) as err:
+                            self._reject(one.path, err)
             if reached:
                 self._down_until = 0.0  # the database is back: write to it directly again
                 self.reachable = True
         return replayed
+
+    def _read(self, paths: Sequence[Path]) -> list[_SpoolFile]:
+        """The files still there, decoded; one that cannot be read is set aside."""
+        found = []
+        for path in paths:
+            try:
+                found.append(_SpoolFile(path, *_decode(_read_lines(path))))
+            except FileNotFoundError:
+                continue  # another process replayed it
+            except (OSError, ValueError, KeyError, TypeError) as err:
+                self._reject(path, err)
+        return found
+
+    def _apply(self, batch: Sequence[_SpoolFile]) -> int:
+        """These files in one transaction, in order; each deleted once it is committed (a
+        crash in between replays them again, and the keys drop the duplicates)."""
+        if not batch:
+            return 0
+        self.store.apply(
+            [s for f in batch for s in f.saves],
+            [r for f in batch for r in f.rows],
+            [b for f in batch for b in f.bookings],
+        )
+        for spooled in batch:
+            spooled.path.unlink(missing_ok=True)
+        return sum(len(f.rows) for f in batch)
+
+    def _reject(self, path: Path, err: Exception) -> None:
+        log.error("spool file %s rejected, kept as *.rejected: %s", path, err)
+        _rename(path, path.with_suffix(".rejected"))
 
     # --- inside ----------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import cache
 from typing import Any
 
 from alembic.util import CommandError
@@ -87,7 +88,7 @@ class Store:
         """Insert or update the call's row with its latest state. An update older than the
         stored one (`now_ms` below `updated_at_ms`, e.g. a late replay) changes nothing."""
         with self._write(f"save call {state.call_sid}") as connection:
-            self._save_call(connection, state, now_ms)
+            self._save_calls(connection, [(state, now_ms)])
 
     def load_call(self, call_sid: str) -> CallState | None:
         with self._read(f"load call {call_sid}") as connection:
@@ -127,12 +128,14 @@ class Store:
         background writer and replays of the spool use this."""
         if not saves and not rows and not bookings:
             return 0
-        calls_named = ", ".join(sorted({state.call_sid for state, _ in saves}))
+        latest = _latest_saves(saves)
+        named = sorted(latest)
+        more = f" and {len(named) - 5} more" if len(named) > 5 else ""
+        calls_named = ", ".join(named[:5]) + more
         action = f"save call {calls_named} and " if saves else "save "
         booked = f" and book {len(bookings)} callback(s)" if bookings else ""
         with self._write(f"{action}{len(rows)} event(s){booked}") as connection:
-            for state, now_ms in saves:
-                self._save_call(connection, state, now_ms)
+            self._save_calls(connection, list(latest.values()))
             new = self._insert_events(connection, rows)
             for b in bookings:
                 callback_line.book(
@@ -331,48 +334,30 @@ class Store:
             with connection.begin():
                 yield connection
 
-    def _insert(self, table: Any) -> Any:
-        dialect = postgresql if self.dialect == "postgresql" else sqlite
-        return dialect.insert(table)
-
-    def _save_call(self, connection: Connection, state: CallState, now_ms: int) -> None:
-        statement = self._insert(calls).values(
-            call_sid=state.call_sid,
-            flow_id=state.flow_id,
-            flow_version=state.flow_version,
-            caller=state.caller,
-            dialed=state.dialed,
-            started_at_ms=epoch_ms(state.started_at),
-            updated_at_ms=now_ms,
-            state=state.to_json(),
-        )
+    def _save_calls(self, connection: Connection, saves: Sequence[tuple[CallState, int]]) -> None:
+        if not saves:
+            return
         connection.execute(
-            statement.on_conflict_do_update(
-                index_elements=[calls.c.call_sid],
-                set_={"state": statement.excluded.state, "updated_at_ms": now_ms},
-                # Later wins; in the same millisecond, the state further along the call
-                # (a spool replayed out of order must not undo a step).
-                where=or_(
-                    calls.c.updated_at_ms < now_ms,
-                    and_(
-                        calls.c.updated_at_ms == now_ms,
-                        calls.c.state["events"].as_integer() <= state.events,
-                    ),
-                ),
-            )
+            _call_upsert(self.dialect),
+            [
+                {
+                    "call_sid": state.call_sid,
+                    "flow_id": state.flow_id,
+                    "flow_version": state.flow_version,
+                    "caller": state.caller,
+                    "dialed": state.dialed,
+                    "started_at_ms": epoch_ms(state.started_at),
+                    "updated_at_ms": now_ms,
+                    "state": state.to_json(),
+                }
+                for state, now_ms in saves
+            ],
         )
 
     def _insert_events(self, connection: Connection, rows: Sequence[EventRow]) -> int:
         touched: set[str] = set()
         new = 0
-        # One statement, many parameter sets: compiled once and cached (a multi-row VALUES
-        # literal is compiled afresh for every batch, which cost more than the writing).
-        statement = (
-            self._insert(events)
-            .on_conflict_do_nothing(index_elements=[events.c.call_sid, events.c.seq])
-            .returning(events.c.call_sid)
-        )
-        if self.dialect == "postgresql":
+        if self.dialect == "postgresql":  # one array per column: see analytics.pg_bulk
             for start in range(0, len(rows), _PG_BATCH):
                 chunk = [row.to_json() for row in rows[start : start + _PG_BATCH]]
                 result = pg_bulk.insert(connection, events, chunk, _PG_EVENTS_TAIL)
@@ -381,6 +366,9 @@ class Store:
                 new += len(inserted)
             summaries.refresh(connection, self.dialect, touched, self.short_abandon_s)
             return new
+        # One statement, many parameter sets: compiled once and cached (a multi-row VALUES
+        # literal is compiled afresh for every batch, which cost more than the writing).
+        statement = _event_insert(self.dialect)
         for start in range(0, len(rows), _BATCH):
             chunk = [row.to_json() for row in rows[start : start + _BATCH]]
             inserted = connection.execute(statement, chunk).scalars().all()
@@ -389,3 +377,51 @@ class Store:
         # Same transaction: a call's summary never lags behind its events.
         summaries.refresh(connection, self.dialect, touched, self.short_abandon_s)
         return new
+
+
+def _latest_saves(saves: Sequence[tuple[CallState, int]]) -> dict[str, tuple[CallState, int]]:
+    """The one save per call that the row ends with, had they been applied in turn: the
+    latest `now_ms`, and in the same millisecond the state further along (the last of
+    equals). A replayed batch of spool files then writes each call's row once."""
+    latest: dict[str, tuple[CallState, int]] = {}
+    for state, now_ms in saves:
+        found = latest.get(state.call_sid)
+        if found is None or (found[1], found[0].events) <= (now_ms, state.events):
+            latest[state.call_sid] = (state, now_ms)
+    return latest
+
+
+def _dialect_module(dialect: str) -> Any:
+    return postgresql if dialect == "postgresql" else sqlite
+
+
+@cache
+def _call_upsert(dialect: str) -> Any:
+    """Insert a call's row or update its state, built once per dialect and run with one
+    parameter set per call (building it per call cost more than running it)."""
+    statement = _dialect_module(dialect).insert(calls)
+    new = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=[calls.c.call_sid],
+        set_={"state": new.state, "updated_at_ms": new.updated_at_ms},
+        # Later wins; in the same millisecond, the state further along the call (a spool
+        # replayed out of order must not undo a step).
+        where=or_(
+            calls.c.updated_at_ms < new.updated_at_ms,
+            and_(
+                calls.c.updated_at_ms == new.updated_at_ms,
+                calls.c.state["events"].as_integer() <= new.state["events"].as_integer(),
+            ),
+        ),
+    )
+
+
+@cache
+def _event_insert(dialect: str) -> Any:
+    """One statement, many parameter sets: compiled once and cached."""
+    return (
+        _dialect_module(dialect)
+        .insert(events)
+        .on_conflict_do_nothing(index_elements=[events.c.call_sid, events.c.seq])
+        .returning(events.c.call_sid)
+    )

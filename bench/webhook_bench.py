@@ -1,12 +1,26 @@
-"""Webhook benchmark (not a test): concurrent simulated calls against `ivr serve`.
+"""Webhook benchmark (not a test): simulated calls against `ivr serve`.
 
-For each configuration (1 or 2 server processes, SQLite or PostgreSQL) it starts the
-servers, runs CALLERS threads that each place scripted calls through the Twilio stand-in
-for SECONDS, and prints webhook latency p50/p99/max, requests/s, server CPU per request,
-server memory (RSS) at the start and the end, and events written against expected. The
-same load against a bare FastAPI endpoint answering constant TwiML is the ceiling.
+For each configuration (1 or 2 server processes, SQLite or PostgreSQL, and a bare FastAPI
+endpoint answering constant TwiML as the ceiling) it starts the servers and measures:
 
-    .venv/bin/python bench/webhook_bench.py [--callers 8] [--seconds 20] [--pg URL]
+- closed loop: CALLERS threads each place scripted calls through the Twilio stand-in,
+  one after the other, for SECONDS: the most requests/s the configuration answers;
+- open loop (`--rate R`): calls arrive at fixed intervals so that R webhook requests/s
+  are sent whatever the answers take (each call's webhooks in turn, as Twilio sends
+  them): webhook latency p50/p99/max at that rate.
+
+It prints a table: requests/s, latency, server CPU per request, server memory (RSS) at
+the start and the end, and events written against expected (every call writes as many
+as one call alone: nothing may be lost), counted once the servers' journals have been
+replayed into the database, with how long that took after the load ended.
+
+    .venv/bin/python bench/webhook_bench.py [--callers 8] [--seconds 20] [--rate 200]
+        [--only sqlite] [--pg URL]
+    .venv/bin/python bench/webhook_bench.py --soak 600 --rate 200 [--every 10]
+
+`--soak` runs one configuration (the first that `--only` names; SQLite with one worker by
+default) at the fixed rate for that many seconds and prints the servers' RSS every
+`--every` seconds, with its start, end and peak.
 
 Two server processes share the database and take every other webhook (the stand-in's
 round-robin), as `ivr serve` behind a load balancer would.
@@ -16,13 +30,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
+import queue
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +53,10 @@ from simulator.webhooks import Webhooks
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "bench-token"
 PUBLIC = "https://ivr.example.com"
-TURNS = ["1", "123456#", "2"]  # billing, an account number, a charge: five webhooks
+TURNS = ["1", "123456#", "2"]  # billing, an account number, a charge (and the status callback)
+POOL = 64  # threads placing calls in the open loop: more than are ever on the line at once
+LATE = 0.010  # seconds a call may start after its time before it counts as late
+DRAIN = 180.0  # seconds the journals get to reach the database after the load
 BARE = """
 from fastapi import FastAPI, Response
 app = FastAPI()
@@ -48,13 +65,29 @@ TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response><Say>Hello.</Say></Resp
 async def answer(path: str) -> Response:
     return Response(TWIML, media_type="application/xml")
 """
+CONFIGURATIONS = (  # name, server processes, database ("sqlite", "postgresql" or None)
+    ("bare FastAPI (ceiling)", 1, None),
+    ("ivr serve x1, SQLite", 1, "sqlite"),
+    ("ivr serve x2, SQLite", 2, "sqlite"),
+    ("ivr serve x1, PostgreSQL", 1, "postgresql"),
+    ("ivr serve x2, PostgreSQL", 2, "postgresql"),
+)
 
 
 @dataclass
 class Run:
     latencies: list[float] = field(default_factory=list)
     calls: int = 0
+    late: int = 0  # open loop: calls that started more than LATE after their time
+    seconds: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def rate(self) -> float:
+        return len(self.latencies) / self.seconds if self.seconds else 0.0
+
+    def ms(self, quantile: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(len(ordered) * quantile))] * 1000
 
 
 class TimedWebhooks(Webhooks):
@@ -82,39 +115,34 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
+@dataclass
+class Servers:
+    pids: list[int]
+    hosts: list[str]
+    spools: list[Path]
+
+    def cpu(self) -> float:
+        return sum(map(_cpu_seconds, self.pids))
+
+    def rss(self) -> float:
+        return sum(map(_rss_mb, self.pids))
+
+
 @contextmanager
-def servers(count: int, db: str | None, workdir: Path) -> Iterator[list[tuple[int, str]]]:
+def servers(count: int, db: str | None, workdir: Path) -> Iterator[Servers]:
     processes = []
     env = {**os.environ, "TWILIO_AUTH_TOKEN": TOKEN, "IVR_PUBLIC_URL": PUBLIC}
+    spools = [workdir / f"spool{n}" for n in range(count)]
     for n in range(count):
         port = free_port()
         if db is None:
             (workdir / "bare.py").write_text(BARE)
-            args = [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "bare:app",
-                "--port",
-                str(port),
-                "--log-level",
-                "error",
-            ]
+            args = [sys.executable, "-m", "uvicorn", "bare:app", "--port", str(port)]
+            args += ["--log-level", "error"]
         else:
-            args = [
-                sys.executable,
-                "-m",
-                "ivr",
-                "serve",
-                "--flows",
-                str(ROOT / "flows.example.yaml"),
-                "--db",
-                db,
-                "--port",
-                str(port),
-                "--spool",
-                str(workdir / f"spool{n}"),
-            ]
+            args = [sys.executable, "-m", "ivr", "serve", "--flows"]
+            args += [str(ROOT / "flows.example.yaml"), "--db", db, "--port", str(port)]
+            args += ["--spool", str(spools[n])]
         log = (workdir / f"server{n}.log").open("wb")
         processes.append(
             (
@@ -134,14 +162,30 @@ def servers(count: int, db: str | None, workdir: Path) -> Iterator[list[tuple[in
                     if time.monotonic() > deadline or process.poll() is not None:
                         raise RuntimeError(f"server on {port} did not start") from None
                     time.sleep(0.2)
-        yield [(p.pid, f"http://127.0.0.1:{port}") for p, port in processes]
+        yield Servers(
+            [p.pid for p, _ in processes],
+            [f"http://127.0.0.1:{port}" for _, port in processes],
+            spools,
+        )
     finally:
         for process, _ in processes:
             process.terminate()
-            process.wait(10)
+        for process, _ in processes:
+            try:
+                process.wait(DRAIN)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
-def load(hosts: list[str], callers: int, seconds: float) -> Run:
+def place_call(webhooks: Webhooks) -> None:
+    twilio = StandIn(webhooks, stops=("Enqueue", "Dial", "Record"))
+    twilio.call(Scripted(TURNS), status_callback="/twilio/status")
+    twilio.run()
+
+
+def closed_loop(hosts: list[str], callers: int, seconds: float) -> Run:
+    """`callers` threads, each placing one call after the other for `seconds`."""
     run = Run()
     stop = time.monotonic() + seconds
 
@@ -149,9 +193,7 @@ def load(hosts: list[str], callers: int, seconds: float) -> Run:
         webhooks = TimedWebhooks(run, PUBLIC, TOKEN, hosts=hosts)
         try:
             while True:  # at least one call each
-                twilio = StandIn(webhooks, stops=("Enqueue", "Dial", "Record"))
-                twilio.call(Scripted(TURNS), status_callback="/twilio/status")
-                twilio.run()
+                place_call(webhooks)
                 with run.lock:
                     run.calls += 1
                 if time.monotonic() >= stop:
@@ -159,11 +201,63 @@ def load(hosts: list[str], callers: int, seconds: float) -> Run:
         finally:
             webhooks.close()
 
+    began = time.perf_counter()
     threads = [threading.Thread(target=caller) for _ in range(callers)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    run.seconds = time.perf_counter() - began
+    return run
+
+
+def open_loop(
+    hosts: list[str],
+    rate: float,
+    seconds: float,
+    per_call: int,
+    tick: Callable[[float], None] | None = None,
+) -> Run:
+    """Calls start every `per_call / rate` seconds (so `rate` webhooks/s in all), each on
+    a thread of a pool, whether or not the earlier ones were answered. `tick(elapsed)` is
+    called about once a second from the pacing thread (the soak samples memory there)."""
+    run = Run()
+    due: queue.Queue[float | None] = queue.Queue()
+
+    def worker() -> None:
+        webhooks = TimedWebhooks(run, PUBLIC, TOKEN, hosts=hosts)
+        try:
+            while (at := due.get()) is not None:
+                if time.monotonic() - at > LATE:
+                    with run.lock:
+                        run.late += 1
+                place_call(webhooks)
+                with run.lock:
+                    run.calls += 1
+        finally:
+            webhooks.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(POOL)]
+    for thread in threads:
+        thread.start()
+    interval = per_call / rate
+    began = time.monotonic()
+    n = 0
+    last_tick = 0.0
+    while (at := began + n * interval) < began + seconds:
+        now = time.monotonic()
+        if at > now:
+            time.sleep(at - now)
+        due.put(at)
+        n += 1
+        if tick is not None and time.monotonic() - began - last_tick >= 1.0:
+            last_tick = time.monotonic() - began
+            tick(last_tick)
+    for _ in threads:
+        due.put(None)
+    for thread in threads:
+        thread.join()
+    run.seconds = time.monotonic() - began
     return run
 
 
@@ -176,90 +270,198 @@ def count_events(db: str) -> int:
         engine.dispose()
 
 
-def bench(name: str, count: int, db: str | None, callers: int, seconds: float) -> list[str]:
-    with tempfile.TemporaryDirectory() as tmp, servers(count, db, Path(tmp)) as running:
-        pids = [pid for pid, _ in running]
-        hosts = [base for _, base in running]
-        per_call = 0
-        if db is not None:  # one call alone tells how many events a call writes
-            load(hosts, 1, 0.0)
-            per_call = count_events(db)
-        cpu0 = sum(map(_cpu_seconds, pids))
-        rss0 = sum(map(_rss_mb, pids))
-        began = time.perf_counter()
-        run = load(hosts, callers, seconds)
-        elapsed = time.perf_counter() - began
-        cpu = sum(map(_cpu_seconds, pids)) - cpu0
-        rss1 = sum(map(_rss_mb, pids))
-        time.sleep(1)  # the spool flusher, if the database stalled
-        written = count_events(db) - per_call if db is not None else 0
-    lat = sorted(run.latencies)
-    p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
-    expected = per_call * run.calls
-    events_text = f"{written}/{expected}" if db is not None else "-"
-    return [
-        name,
-        f"{statistics.median(lat) * 1000:.1f}",
-        f"{p99 * 1000:.1f}",
-        f"{lat[-1] * 1000:.1f}",
-        f"{len(lat) / elapsed:.0f}",
-        f"{cpu / len(lat) * 1000:.2f}",
-        f"{rss0:.0f}->{rss1:.0f}",
-        events_text,
-    ]
+def drained(running: Servers, db: str, expected: int) -> tuple[int, float]:
+    """Events in the database once the journals are replayed (or DRAIN s have passed),
+    and how long after the load that took."""
+    began = time.monotonic()
+    while True:
+        spooled = any(any(spool.glob("*.jsonl")) for spool in running.spools)
+        written = count_events(db)
+        if (not spooled and written >= expected) or time.monotonic() - began > DRAIN:
+            return written, time.monotonic() - began
+        time.sleep(0.2)
+
+
+@dataclass
+class Figures:
+    name: str
+    closed: Run | None = None
+    fixed: Run | None = None
+    cpu_ms: float = 0.0
+    rss: tuple[float, float] = (0.0, 0.0)
+    events: str = "-"
+    drain_s: str = "-"
+
+
+def bench(
+    name: str, count: int, db: str | None, args: argparse.Namespace, workdir: Path
+) -> Figures:
+    figures = Figures(name)
+    with servers(count, db, workdir) as running:
+        hosts = running.hosts
+        # One call alone tells how many webhooks and events a call makes.
+        probe = Run()
+        webhooks = TimedWebhooks(probe, PUBLIC, TOKEN, hosts=hosts)
+        place_call(webhooks)
+        webhooks.close()
+        per_call_requests = len(probe.latencies)
+        per_call_events = drained(running, db, 1)[0] if db is not None else 0
+        cpu0 = running.cpu()
+        figures.rss = (running.rss(), 0.0)
+        requests = calls = 0
+        if not args.rate_only:
+            figures.closed = closed_loop(hosts, args.callers, args.seconds)
+            requests += len(figures.closed.latencies)
+            calls += figures.closed.calls
+        if args.rate:
+            figures.fixed = open_loop(hosts, args.rate, args.seconds, per_call_requests)
+            requests += len(figures.fixed.latencies)
+            calls += figures.fixed.calls
+        figures.cpu_ms = (running.cpu() - cpu0) / requests * 1000
+        figures.rss = (figures.rss[0], running.rss())
+        if db is not None:
+            expected = per_call_events * calls
+            written, took = drained(running, db, per_call_events * (calls + 1))
+            figures.events = f"{written - per_call_events}/{expected}"
+            figures.drain_s = f"{took:.1f}"
+    return figures
+
+
+def table(all_figures: list[Figures], rate: float) -> str:
+    header = ["configuration", "max req/s"]
+    if rate:
+        header += [f"req/s sent (of {rate:.0f})", "late calls", "p50 ms", "p99 ms", "max ms"]
+    else:
+        header += ["p50 ms", "p99 ms", "max ms"]
+    header += ["CPU ms/req", "RSS MB", "events written/expected", "drain s"]
+    rows = [header]
+    for f in all_figures:
+        closed = f.closed
+        measured = f.fixed if rate else closed
+        row = [f.name, f"{closed.rate():.0f}" if closed else "-"]
+        if rate and measured is not None:
+            row += [f"{measured.rate():.0f}", f"{measured.late}/{measured.calls}"]
+        if measured is not None:
+            row += [f"{measured.ms(0.5):.1f}", f"{measured.ms(0.99):.1f}", f"{measured.ms(1):.1f}"]
+        row += [f"{f.cpu_ms:.2f}", f"{f.rss[0]:.0f}->{f.rss[1]:.0f}", f.events, f.drain_s]
+        rows.append(row)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )
+
+
+@contextmanager
+def database(kind: str, pg: str, tmp: Path, tag: str) -> Iterator[str]:
+    """A fresh database of that kind for one configuration."""
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp}/bench-{tag}.db"
+        return
+    admin = create_engine(pg, isolation_level="AUTOCOMMIT")
+    name = f"ivr_bench_{os.getpid()}_{tag}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin.url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def soak(name: str, count: int, kind: str | None, args: argparse.Namespace) -> int:
+    if kind is None or not args.rate:
+        print("--soak needs --rate and an ivr serve configuration", file=sys.stderr)
+        return 2
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        database(kind, args.pg, Path(tmp), "soak") as db,
+        servers(count, db, Path(tmp)) as running,
+    ):
+        probe = Run()
+        webhooks = TimedWebhooks(probe, PUBLIC, TOKEN, hosts=running.hosts)
+        place_call(webhooks)
+        webhooks.close()
+        per_call_events = drained(running, db, 1)[0]
+        samples = [(0.0, running.rss())]
+
+        def tick(elapsed: float) -> None:
+            if elapsed - samples[-1][0] >= args.every:
+                samples.append((elapsed, running.rss()))
+                print(f"  {elapsed:6.0f} s  RSS {samples[-1][1]:6.1f} MB", flush=True)
+
+        print(f"{name}: {args.rate:.0f} webhook requests/s for {args.soak:.0f} s", flush=True)
+        cpu0 = running.cpu()
+        run = open_loop(running.hosts, args.rate, args.soak, len(probe.latencies), tick)
+        cpu = running.cpu() - cpu0
+        samples.append((run.seconds, running.rss()))
+        written, took = drained(running, db, per_call_events * (run.calls + 1))
+    series = " ".join(f"{mb:.0f}" for _, mb in samples)
+    rss = [mb for _, mb in samples]
+    print(f"RSS MB every {args.every:.0f} s: {series}")
+    print(f"RSS MB start {rss[0]:.1f}, end {rss[-1]:.1f}, peak {max(rss):.1f}")
+    print(
+        f"requests {len(run.latencies)} ({run.rate():.0f}/s), late calls {run.late}/{run.calls}, "
+        f"p50 {run.ms(0.5):.1f} ms, p99 {run.ms(0.99):.1f} ms, max {run.ms(1):.1f} ms, "
+        f"CPU {cpu / len(run.latencies) * 1000:.2f} ms/req"
+    )
+    print(
+        f"events written/expected {written - per_call_events}/{per_call_events * run.calls} "
+        f"(drained {took:.1f} s after the load)"
+    )
+    return 0
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--callers", type=int, default=8, help="concurrent calls (threads)")
-    parser.add_argument("--seconds", type=float, default=20.0, help="seconds per configuration")
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--callers", type=int, default=8, help="closed loop: concurrent calls")
+    parser.add_argument("--seconds", type=float, default=20.0, help="seconds per measurement")
+    parser.add_argument(
+        "--rate", type=float, default=0.0, help="open loop: webhook requests/s (calls paced)"
+    )
+    parser.add_argument(
+        "--rate-only", action="store_true", help="skip the closed loop (max requests/s)"
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        help="run configurations whose name contains this (case-insensitive; repeatable)",
+    )
+    parser.add_argument("--soak", type=float, default=0.0, help="soak for this many seconds")
+    parser.add_argument("--every", type=float, default=10.0, help="soak: seconds between RSS")
     parser.add_argument(
         "--pg",
         default="postgresql+psycopg://postgres@127.0.0.1:5432/test",
         help="admin URL of a PostgreSQL server (a bench database is made)",
     )
     args = parser.parse_args()
-    rows = [
-        [
-            "configuration",
-            "p50 ms",
-            "p99 ms",
-            "max ms",
-            "req/s",
-            "CPU ms/req",
-            "RSS MB",
-            "events written/expected",
-        ]
+    chosen = [
+        c
+        for c in CONFIGURATIONS
+        if not args.only or any(o.lower() in c[0].lower() for o in args.only)
     ]
-    rows.append(bench("bare FastAPI (ceiling)", 1, None, args.callers, args.seconds))
+    if args.soak:
+        serving = [c for c in chosen if c[2] is not None] if args.only else [CONFIGURATIONS[1]]
+        if not serving:
+            print("--only names no ivr serve configuration", file=sys.stderr)
+            return 2
+        return soak(*serving[0], args)
+    results = []
     with tempfile.TemporaryDirectory() as tmp:
-        for workers in (1, 2):
-            rows.append(
-                bench(
-                    f"ivr serve x{workers}, SQLite",
-                    workers,
-                    f"sqlite:///{tmp}/bench{workers}.db",
-                    args.callers,
-                    args.seconds,
-                )
-            )
-    admin = create_engine(args.pg, isolation_level="AUTOCOMMIT")
-    for workers in (1, 2):
-        name = f"ivr_bench_{os.getpid()}_{workers}"
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            url = admin.url.set(database=name).render_as_string(hide_password=False)
-            rows.append(
-                bench(f"ivr serve x{workers}, PostgreSQL", workers, url, args.callers, args.seconds)
-            )
-        finally:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+        for index, (name, count, kind) in enumerate(chosen):
+            workdir = Path(tmp) / f"run{index}"
+            workdir.mkdir()
+            if kind is None:
+                results.append(bench(name, count, None, args, workdir))
+            else:
+                with database(kind, args.pg, Path(tmp), str(index)) as db:
+                    results.append(bench(name, count, db, args, workdir))
+            print(table(results, args.rate), file=sys.stderr, flush=True)
+    print(table(results, args.rate))
     return 0
 
 

@@ -138,10 +138,12 @@ def _serve(args: argparse.Namespace) -> int:
     from analytics.errors import StoreError
     from flows.versions import ServedFlows
     from ivr.flow_watch import FlowWatcher
+    from ivr.malloc import limit_arenas
     from webhooks.access import exposure_problem
     from webhooks.app import create_app
     from webhooks.settings import Settings
 
+    limit_arenas()  # before any thread starts: memory stays flat over days of serving
     logs.configure(args.log_format)
     try:
         served = ServedFlows(args.flows.split(os.pathsep))

@@ -21,6 +21,7 @@ from webhooks import twilio_request, twiml
 from webhooks.agent_line import AgentLine
 from webhooks.dashboard import dashboard_router
 from webhooks.flow_callback import FlowCallback
+from webhooks.handler_threads import HandlerThreads
 from webhooks.ops import install_ops
 from webhooks.queue_wait import QueueWait
 from webhooks.reports_api import Reports, reports_router
@@ -51,6 +52,7 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         await run_in_threadpool(call_log.flush)  # what is still pending, before exit
+        handlers.close()
 
     app = FastAPI(
         title="IVR with a human escape hatch",
@@ -61,6 +63,7 @@ def create_app(
     if reports is not None:
         app.include_router(reports_router(reports))
     voice = Voice(settings, flows, call_log, clock)
+    handlers = HandlerThreads()
     queue = QueueWait(voice)
     flow_callback = FlowCallback(voice)
     agents = AgentLine(voice)
@@ -80,9 +83,9 @@ def create_app(
         if settings.auth_token is None:
             log.warning("INSECURE DEV MODE: %s accepted without a signature", request.url.path)
         try:
-            # In the threadpool: a handler that waits on the database never holds up
-            # the other requests on the event loop.
-            body = await run_in_threadpool(handle, req)
+            # On a thread: a handler that waits on the disk or the database never holds
+            # up the other requests on the event loop.
+            body = await handlers.run(handle, req)
         except Exception as exc:  # fail open: the caller goes to a person, never a 5xx
             log.exception("%s failed for call %s", request.url.path, req.get("CallSid"))
             try:

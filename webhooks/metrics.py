@@ -30,6 +30,7 @@ log = logging.getLogger("ivr.metrics")
 
 # Twilio gives a webhook 15 s in all; the interesting part is well under one second.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0)
+STATIC_ROUTES = 1_000  # cached route templates, far more than the app has
 UNMATCHED = "unmatched"  # one label for every unknown path, so scanners cannot explode it
 
 
@@ -147,12 +148,23 @@ class MetricsMiddleware:
         self.app = app
         self.metrics = metrics
         self.router = router
+        # (method, path) -> template, for paths that are their own template (every webhook):
+        # matching against each route in turn cost more than the rest of the middleware.
+        # Paths with parameters (one per call id) are matched every time: never cached.
+        self._static: dict[tuple[str, str], str] = {}
 
     def _route(self, scope: Scope) -> str:
+        key = (scope.get("method", ""), scope["path"])
+        cached = self._static.get(key)
+        if cached is not None:
+            return cached
         for route in self.router.routes:
             match, _ = route.matches(scope)
             if match is Match.FULL:
-                return str(getattr(route, "path", UNMATCHED))
+                template = str(getattr(route, "path", UNMATCHED))
+                if template == scope["path"] and len(self._static) < STATIC_ROUTES:
+                    self._static[key] = template
+                return template
         return UNMATCHED
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
