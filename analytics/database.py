@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 
 from analytics.errors import StoreError
-from analytics.watchdog import Watchdog
+from analytics.watchdog import Watchdog, is_guarded
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 WRITE = {"ivr_write": True}  # execution option: this transaction will write
@@ -89,10 +89,13 @@ def make_engine(url: URL) -> Engine:
 
 
 def _bound_hung_connections(engine: Engine, watchdog: Watchdog) -> None:
-    """Every connection checked out, and every pre-ping, is watched until it is back."""
+    """Every connection checked out, and every pre-ping, inside `guarded()` is watched
+    until it is back."""
     ping = engine.dialect.do_ping
 
     def watched_ping(dbapi_connection: Any) -> bool:
+        if not is_guarded():
+            return bool(ping(dbapi_connection))
         with watchdog.watching(dbapi_connection):
             return bool(ping(dbapi_connection))
 
@@ -101,7 +104,8 @@ def _bound_hung_connections(engine: Engine, watchdog: Watchdog) -> None:
 
     @event.listens_for(engine, "checkout")
     def _on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
-        watchdog.start(dbapi_connection)
+        if is_guarded():
+            watchdog.start(dbapi_connection)
 
     @event.listens_for(engine, "checkin")
     def _on_checkin(dbapi_connection: Any, record: Any) -> None:

@@ -26,6 +26,7 @@ from typing import Any
 from analytics.errors import StoreError, StoreUnavailable
 from analytics.records import Booking, CallIdentity, EventRow, event_rows
 from analytics.store import Store
+from analytics.watchdog import guarded
 from ivr.actions import Event
 from ivr.state import CallState
 
@@ -122,7 +123,8 @@ class SpoolingEventLog:
 
     def probe(self) -> bool:
         """Ask the database whether it is back (for a background thread, never a caller)."""
-        self.reachable = self.store.ping()
+        with guarded():
+            self.reachable = self.store.ping()
         if self.reachable:
             self._down_until = 0.0
         return self.reachable
@@ -191,11 +193,12 @@ class SpoolingEventLog:
         crash in between replays them again, and the keys drop the duplicates)."""
         if not batch:
             return 0
-        self.store.apply(
-            [s for f in batch for s in f.saves],
-            [r for f in batch for r in f.rows],
-            [b for f in batch for b in f.bookings],
-        )
+        with guarded():
+            self.store.apply(
+                [s for f in batch for s in f.saves],
+                [r for f in batch for r in f.rows],
+                [b for f in batch for b in f.bookings],
+            )
         for spooled in batch:
             spooled.path.unlink(missing_ok=True)
         return sum(len(f.rows) for f in batch)
@@ -216,7 +219,8 @@ class SpoolingEventLog:
         bookings = bookings or []
         if time.monotonic() >= self._down_until:
             try:
-                self.store.apply(saves, rows, bookings)
+                with guarded():
+                    self.store.apply(saves, rows, bookings)
                 self.reachable = True
                 return True
             except StoreError as err:

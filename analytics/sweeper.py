@@ -17,6 +17,7 @@ from analytics.errors import StoreError
 from analytics.moments import epoch_ms
 from analytics.reports import OPEN_TIMEOUT
 from analytics.store import Store
+from analytics.watchdog import guarded
 
 log = logging.getLogger("ivr.analytics")
 
@@ -37,8 +38,9 @@ class StaleCallSweeper:
         """Close the stale calls now, then build the report rollups of the days that
         changed; returns how many calls were closed (0 when the database is away)."""
         try:
-            closed = self.store.close_stale(epoch_ms(self.clock() - self.timeout))
-            self.store.roll_up()
+            with guarded():  # a hung connection must not stop the sweeps for good
+                closed = self.store.close_stale(epoch_ms(self.clock() - self.timeout))
+                self.store.roll_up()
         except StoreError as err:
             log.warning("could not close stale calls or roll up the reports: %s", err)
             return 0

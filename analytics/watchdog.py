@@ -8,11 +8,16 @@ replayed again. This watchdog shuts down the socket of a connection that has bee
 out of the pool (or pinged) for longer than `bound` seconds; the waiting query then fails
 like any lost connection, the pool lets the connection go, and the writer keeps the data
 on disk and retries.
+
+Only work done inside `guarded()` is watched: the writes of the journal and spool, whose
+transactions take milliseconds, and the sweeper's. A migration, a bulk load or an
+analyst's long query may rightly take longer than the bound and is left alone.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 import socket
 import threading
@@ -21,6 +26,21 @@ from collections.abc import Iterator
 from typing import Any
 
 log = logging.getLogger("ivr.analytics")
+_GUARDED: contextvars.ContextVar[bool] = contextvars.ContextVar("ivr_db_guarded", default=False)
+
+
+@contextlib.contextmanager
+def guarded() -> Iterator[None]:
+    """Connections checked out (or pinged) in here, in this thread, are watched."""
+    token = _GUARDED.set(True)
+    try:
+        yield
+    finally:
+        _GUARDED.reset(token)
+
+
+def is_guarded() -> bool:
+    return _GUARDED.get()
 
 
 class Watchdog:
