@@ -52,6 +52,7 @@ CELL_FIGURES = (
 )
 
 Range = tuple[int | None, int | None]  # [from, to) in epoch ms; None: unbounded
+MANY_OPEN = 2_000  # silent unclosed calls read by their ids at most (bound parameters)
 
 
 def _within(column: Any, span: Range) -> ColumnElement[bool]:
@@ -102,9 +103,18 @@ class Source:
             pieces.append([*self.where, or_(*(_within(cs.c.started_at_ms, r) for r in self.raw))])
         if self.open is None:
             self.open = self._open_calls()
-        if self.open:
+        if len(self.open) > MANY_OPEN:  # no sweeper for a long while: by condition instead
+            pieces.append([*self.where, cs.c.ended_at_ms.is_(None), *self._in_rolled_days()])
+        elif self.open:
             pieces.append([*self.where, cs.c.call_sid.in_(self.open)])
         return pieces
+
+    def _in_rolled_days(self) -> list[ColumnElement[bool]]:
+        assert self.rolled is not None
+        inside = [_within(cs.c.started_at_ms, self.rolled)]
+        if self.dirty:
+            inside.append(not_(or_(*(_within(cs.c.started_at_ms, r) for r in self.raw))))
+        return inside
 
     def _open_calls(self) -> list[str]:
         """Calls of the rolled days not stamped over (so in no rollup) that the timeout
@@ -114,11 +124,10 @@ class Source:
         them by the queue or flow index, i.e. most of the history."""
         if self.rolled is None:
             return []
-        inside = [_within(cs.c.started_at_ms, self.rolled)]
-        if self.dirty:
-            inside.append(not_(or_(*(_within(cs.c.started_at_ms, r) for r in self.raw))))
         query = select(cs.c.call_sid).where(
-            cs.c.ended_at_ms.is_(None), cs.c.last_event_at_ms < self.cutoff_ms, *inside
+            cs.c.ended_at_ms.is_(None),
+            cs.c.last_event_at_ms < self.cutoff_ms,
+            *self._in_rolled_days(),
         )
         return list(self.connection.scalars(query))
 

@@ -15,9 +15,10 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import delete, func, select
 
-from analytics import Store, epoch_ms
+from analytics import Store, epoch_ms, report_source
 from analytics.reports import StoreReports
 from analytics.rollups import day_of, mark_dirty
 from analytics.tables import call_summaries, report_cells, report_dirty_days, report_values
@@ -229,3 +230,17 @@ def test_the_flow_list_has_flows_of_built_days_and_of_calls_still_going(store: S
             select(call_summaries.c.queue).where(call_summaries.c.queue.is_not(None)).distinct()
         )
         assert StoreReports(store).queues() == sorted(queues) != []
+
+
+def test_many_silent_calls_are_read_by_condition_with_the_same_figures(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    load(store, histories(40))
+    for i in range(3):
+        silent = History(f"CA_SILENT{i}", MONDAY + timedelta(hours=5 + i)).menu()
+        store.append_rows(silent.rows())
+    store.roll_up()
+    by_id = everything(store)
+    monkeypatch.setattr(report_source, "MANY_OPEN", 1)  # more than that: by condition
+    assert everything(store) == by_id
+    assert StoreReports(store).summary(ReportFilter())["calls"] == 43
