@@ -17,6 +17,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 
 from analytics.errors import StoreError
@@ -55,6 +56,11 @@ def database_url(url: str | URL) -> URL:
             "postgresql+psycopg://USER@HOST/DB"
         )
     return parsed
+
+
+def dialect_insert(dialect: str, table: Any) -> Any:
+    """INSERT of the dialect's own flavour, the one with ON CONFLICT."""
+    return (postgresql if dialect == "postgresql" else sqlite).insert(table)
 
 
 def json_text(value: Any) -> str:

@@ -27,9 +27,7 @@ def _array_type(column: Any) -> str:
         return "integer[]"
     if isinstance(kind, Boolean):
         return "boolean[]"
-    if isinstance(kind, JSON):
-        return "text[]"  # JSON text, cast to jsonb per row below
-    return "text[]"
+    return "text[]"  # strings, and JSON as text (cast to jsonb per row below)
 
 
 @cache

@@ -31,8 +31,8 @@ from sqlalchemy import (
     literal,
     select,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
+from analytics.database import dialect_insert
 from analytics.tables import call_summaries as cs
 from analytics.tables import report_cells, report_dirty_days, report_values
 
@@ -122,7 +122,7 @@ def cells_from_summaries(where: Iterable[ColumnElement[bool]]) -> Any:
 
 @cache
 def _mark(dialect: str) -> Any:
-    statement = (postgresql if dialect == "postgresql" else sqlite).insert(report_dirty_days)
+    statement = dialect_insert(dialect, report_dirty_days)
     return statement.on_conflict_do_nothing(index_elements=[report_dirty_days.c.day_ms])
 
 

@@ -156,8 +156,6 @@ class SpoolingEventLog:
                     replayed += self._apply(batch)
                     reached = reached or bool(batch)
                 except StoreUnavailable:
-                    self._down_until = time.monotonic() + self.retry_after
-                    self.reachable = False
                     raise
                 except (StoreError, ValueError, KeyError, TypeError):
                     # One of them is refused for what it holds: one at a time, to find it.
@@ -166,8 +164,6 @@ class SpoolingEventLog:
                             replayed += self._apply([one])
                             reached = True
                         except StoreUnavailable:
-                            self._down_until = time.monotonic() + self.retry_after
-                            self.reachable = False
                             raise
                         except (StoreError, ValueError, KeyError, TypeError) as err:
                             self._reject(one.path, err)
@@ -193,12 +189,17 @@ class SpoolingEventLog:
         crash in between replays them again, and the keys drop the duplicates)."""
         if not batch:
             return 0
-        with guarded():
-            self.store.apply(
-                [s for f in batch for s in f.saves],
-                [r for f in batch for r in f.rows],
-                [b for f in batch for b in f.bookings],
-            )
+        try:
+            with guarded():
+                self.store.apply(
+                    [s for f in batch for s in f.saves],
+                    [r for f in batch for r in f.rows],
+                    [b for f in batch for b in f.bookings],
+                )
+        except StoreUnavailable:
+            self._down_until = time.monotonic() + self.retry_after
+            self.reachable = False
+            raise
         for spooled in batch:
             spooled.path.unlink(missing_ok=True)
         return sum(len(f.rows) for f in batch)

@@ -13,11 +13,17 @@ from typing import Any
 
 from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, and_, func, or_, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
 
 from analytics import callback_line, pg_bulk, queue_board, retention, rollups, summaries
-from analytics.database import WRITE, current_revision, database_url, make_engine, upgrade
+from analytics.database import (
+    WRITE,
+    current_revision,
+    database_url,
+    dialect_insert,
+    make_engine,
+    upgrade,
+)
 from analytics.errors import StoreError, translated
 from analytics.moments import epoch_ms
 from analytics.records import Booking, Callback, CallIdentity, EventRow, event_rows
@@ -358,22 +364,24 @@ class Store:
         touched: set[str] = set()
         new = 0
         if self.dialect == "postgresql":  # one array per column: see analytics.pg_bulk
-            for start in range(0, len(rows), _PG_BATCH):
-                chunk = [row.to_json() for row in rows[start : start + _PG_BATCH]]
-                result = pg_bulk.insert(connection, events, chunk, _PG_EVENTS_TAIL)
-                inserted = result.scalars().all()
-                touched.update(inserted)
-                new += len(inserted)
-            summaries.refresh(connection, self.dialect, touched, self.short_abandon_s)
-            return new
-        # One statement, many parameter sets: compiled once and cached (a multi-row VALUES
-        # literal is compiled afresh for every batch, which cost more than the writing).
-        statement = _event_insert(self.dialect)
-        for start in range(0, len(rows), _BATCH):
-            chunk = [row.to_json() for row in rows[start : start + _BATCH]]
-            inserted = connection.execute(statement, chunk).scalars().all()
-            touched.update(inserted)
-            new += len(inserted)
+            batch = _PG_BATCH
+
+            def insert(chunk: list[dict[str, Any]]) -> Any:
+                return pg_bulk.insert(connection, events, chunk, _PG_EVENTS_TAIL)
+        else:
+            # One statement, many parameter sets: compiled once and cached (a multi-row
+            # VALUES literal is compiled afresh for every batch, which cost more than the
+            # writing).
+            batch, statement = _BATCH, _event_insert(self.dialect)
+
+            def insert(chunk: list[dict[str, Any]]) -> Any:
+                return connection.execute(statement, chunk)
+
+        for start in range(0, len(rows), batch):
+            inserted = insert([row.to_json() for row in rows[start : start + batch]])
+            found = inserted.scalars().all()
+            touched.update(found)
+            new += len(found)
         # Same transaction: a call's summary never lags behind its events.
         summaries.refresh(connection, self.dialect, touched, self.short_abandon_s)
         return new
@@ -391,15 +399,11 @@ def _latest_saves(saves: Sequence[tuple[CallState, int]]) -> dict[str, tuple[Cal
     return latest
 
 
-def _dialect_module(dialect: str) -> Any:
-    return postgresql if dialect == "postgresql" else sqlite
-
-
 @cache
 def _call_upsert(dialect: str) -> Any:
     """Insert a call's row or update its state, built once per dialect and run with one
     parameter set per call (building it per call cost more than running it)."""
-    statement = _dialect_module(dialect).insert(calls)
+    statement = dialect_insert(dialect, calls)
     new = statement.excluded
     return statement.on_conflict_do_update(
         index_elements=[calls.c.call_sid],
@@ -420,8 +424,7 @@ def _call_upsert(dialect: str) -> Any:
 def _event_insert(dialect: str) -> Any:
     """One statement, many parameter sets: compiled once and cached."""
     return (
-        _dialect_module(dialect)
-        .insert(events)
+        dialect_insert(dialect, events)
         .on_conflict_do_nothing(index_elements=[events.c.call_sid, events.c.seq])
         .returning(events.c.call_sid)
     )

@@ -13,9 +13,9 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from analytics import pg_bulk, rollups
+from analytics.database import dialect_insert
 from analytics.moments import from_epoch_ms
 from analytics.records import EventRow
 from analytics.tables import call_summaries, events
@@ -65,7 +65,7 @@ def rows_for(rows: Collection[EventRow], short_abandon_s: float) -> list[dict[st
 def _upsert(dialect: str) -> Any:
     """INSERT ... ON CONFLICT DO UPDATE of every column, built once per dialect (building
     its `excluded` columns cost more than running it)."""
-    statement = (postgresql if dialect == "postgresql" else sqlite).insert(call_summaries)
+    statement = dialect_insert(dialect, call_summaries)
     columns = {c.name: statement.excluded[c.name] for c in call_summaries.c if c.name != "call_sid"}
     return statement.on_conflict_do_update(index_elements=[call_summaries.c.call_sid], set_=columns)
 
