@@ -58,14 +58,13 @@ class StoreCallLog:
         privacy: Privacy | None = None,
         *,
         read_timeout: float = READ_TIMEOUT,
-        journal: bool = True,
     ) -> None:
         self.store = store
         self.spool = spool
         self.privacy = privacy or Privacy()
-        # Journal: every write is on local disk before the answer (a worker killed with
-        # kill -9 loses nothing); the thread moves it into the database right after.
-        self.writer = WriteBehind(spool, journal=journal).start()
+        # Every write is in the journal on local disk before the answer (a worker killed
+        # with kill -9 loses nothing); the thread moves it into the database right after.
+        self.writer = WriteBehind(spool).start()
         self.read_timeout = read_timeout
         self._readers = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="ivr-read")
         self.history_ttl = HISTORY_TTL
@@ -118,7 +117,9 @@ class StoreCallLog:
             not_before_ms=epoch_ms(request.not_before) if request.not_before else None,
             requested_at_ms=epoch_ms(request.requested_at),
         )
-        self.writer.submit(Pending(bookings=(booking,)))
+        # In the database before the answer: the <Leave> that follows sends Twilio to
+        # the queue's result URL, maybe on another server, which asks for the booking.
+        self.writer.submit(Pending(bookings=(booking,)), wait=self.read_timeout)
         # A cache for answering a caller while the database is away: "did this call book a
         # callback?" (the queue result right after the booking asks exactly that).
         self._recent_bookings.setdefault(request.call_sid, []).append(request)

@@ -312,6 +312,34 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
+def encode_write(
+    saves: Sequence[tuple[CallState, int]],
+    rows: Sequence[EventRow],
+    bookings: Sequence[Booking],
+    at_ns: int,
+) -> str:
+    """One write as one line of JSON (a journal's line)."""
+    return _dumps(
+        {
+            "at": at_ns,
+            "calls": [{"call": state.to_json(), "now_ms": now_ms} for state, now_ms in saves],
+            "events": [row.to_json() for row in rows],
+            "callbacks": [booking.to_json() for booking in bookings],
+        }
+    )
+
+
+def decode_write(
+    line: str,
+) -> tuple[list[tuple[CallState, int]], list[EventRow], list[Booking], int]:
+    """What `encode_write` wrote; ValueError, KeyError or TypeError if it is not that."""
+    data = json.loads(line)
+    saves = [(CallState.from_json(x["call"]), int(x["now_ms"])) for x in data["calls"]]
+    rows = [EventRow.from_json(x) for x in data["events"]]
+    bookings = [Booking.from_json(x) for x in data["callbacks"]]
+    return saves, rows, bookings, int(data["at"])
+
+
 def _read_lines(path: Path) -> list[dict[str, Any]]:
     text = path.read_text(encoding="utf-8")
     return [json.loads(line) for line in text.splitlines() if line.strip()]

@@ -141,6 +141,8 @@ class Store:
         action = f"save call {calls_named} and " if saves else "save "
         booked = f" and book {len(bookings)} callback(s)" if bookings else ""
         with self._write(f"{action}{len(rows)} event(s){booked}") as connection:
+            if self.dialect == "postgresql":
+                _lock_calls(connection, {*latest, *(r.call_sid for r in rows)})
             self._save_calls(connection, list(latest.values()))
             new = self._insert_events(connection, rows)
             for b in bookings:
@@ -164,6 +166,8 @@ class Store:
         if not rows:
             return 0
         with self._write(f"append {len(rows)} event(s)") as connection:
+            if self.dialect == "postgresql":
+                _lock_calls(connection, {r.call_sid for r in rows})
             return self._insert_events(connection, rows)
 
     def events_for(self, call_sid: str) -> list[EventRow]:
@@ -385,6 +389,21 @@ class Store:
         # Same transaction: a call's summary never lags behind its events.
         summaries.refresh(connection, self.dialect, touched, self.short_abandon_s)
         return new
+
+
+_LOCK_CALLS = text(
+    "SELECT count(pg_advisory_xact_lock(hashtextextended(sid, 0))) "
+    "FROM (SELECT unnest(CAST(:sids AS text[])) AS sid ORDER BY 1) AS sids"
+)
+
+
+def _lock_calls(connection: Connection, call_sids: set[str]) -> None:
+    """PostgreSQL: this transaction is the only one writing these calls until it ends.
+    Two servers writing one call's events at once would otherwise each work out its
+    summary without the other's events, and the later commit would drop those. Taken in
+    one order (sorted) by every writer, so two batches never wait on each other."""
+    if call_sids:
+        connection.execute(_LOCK_CALLS, {"sids": sorted(call_sids)})
 
 
 def _latest_saves(saves: Sequence[tuple[CallState, int]]) -> dict[str, tuple[CallState, int]]:

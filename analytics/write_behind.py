@@ -1,24 +1,26 @@
-"""Writes behind the answer: a webhook hands its events, call state and callback bookings
-to a background thread and answers Twilio at once; the thread writes them in batches, to
-the database or, while it is down, to the spool on disk.
+"""Writes behind the answer: a webhook journals its events, call state and callback
+bookings on local disk, hands them to a background thread and answers Twilio; the thread
+writes them to the database in batches, or, while it is down, to the spool.
 
-In journal mode (the default for `ivr serve`) every write is first a file in the spool,
-fsync'ed by the request itself (a millisecond or two, never a database round trip), and
-the thread moves the files into the database right after. A worker killed with `kill -9`
-then loses nothing it has answered for; the next process on that host replays its files.
+Every write is first a line in this process's journal (`analytics.journal`), fsync'ed
+before the answer: a worker killed with `kill -9` loses nothing it has answered for, and
+the next process using the folder takes its journal over. The requests of one moment
+share one fsync (a group commit), and the thread works from memory: it gathers what
+arrives over `gather` seconds into one transaction, then tells the journal those lines
+are done. A batch the database refuses becomes one spool file, replayed when it returns.
 
-Nothing is dropped. When the queue is full, or the thread is stuck on a database that
-does not answer (a silent network drop costs it the whole connect timeout), or the
-database is known to be down, the request writes its batch to the spool itself (one
-fsync'ed file: milliseconds, and durable if the process dies). If even the disk refuses,
-the batch is held in memory, retried, and logged loudly. Until a write is in the
-database, `state_of` hands back the latest state handed in (read-your-writes), and
-`drain` waits for everything handed in so far.
+Nothing is dropped. When the queue is full (the database hangs and the thread with it)
+the request spools its write itself. If the disk refuses the journal, the write still
+goes to the thread (logged loudly); if the spool refuses it too, the batch is held in
+memory, retried, and logged loudly. Until a write is in the database, `state_of` hands
+back the latest state handed in (read-your-writes), and `drain` waits for everything
+handed in so far.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import queue
 import threading
@@ -26,16 +28,18 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from analytics.journal import Journal, Ticket
 from analytics.records import Booking, EventRow
-from analytics.spool import SpoolError, SpoolingEventLog
+from analytics.spool import SpoolError, SpoolingEventLog, decode_write, encode_write
 from ivr.state import CallState
 
 log = logging.getLogger("ivr.analytics")
 
-CAPACITY = 10_000  # batches waiting in memory before requests spool them themselves
-BATCH = 200  # batches written in one transaction
-STALL = 0.25  # seconds one database write may take before requests stop queueing behind it
+CAPACITY = 10_000  # writes waiting in memory before requests spool them themselves
+BATCH = 500  # writes in one transaction
+GATHER = 0.05  # seconds the thread gathers writes before a transaction (one, not dozens)
 OVERLAY = 50_000  # calls whose unwritten state is kept for reads
+ORPHAN_FILE = 500  # writes of a dead process's journal per spool file it becomes
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,10 @@ class Pending:
     at_ns: int = field(default_factory=time.time_ns)  # names its spool file: replay order
 
 
+_Item = tuple[Pending, Ticket | None]  # a write and its line in the journal, if it has one
+_STOP = (Pending(), None)  # put in the queue by close(): the thread need not time out
+
+
 class WriteBehind:
     def __init__(
         self,
@@ -53,23 +61,20 @@ class WriteBehind:
         *,
         every: float = 2.0,
         capacity: int = CAPACITY,
-        stall: float = STALL,
-        journal: bool = False,
+        gather: float = GATHER,
+        journal: Journal | None = None,
     ) -> None:
         self.spool = spool
-        self.journal = journal
-        self._wake = threading.Event()
-        self._replays_started = 0
-        self._replays_done = 0
-        self._replaying = threading.Lock()
-        self.every = every  # seconds between replays of the spool while idle
-        self.stall = stall
-        self._queue: queue.Queue[Pending] = queue.Queue(capacity)
+        self.journal = journal or Journal(spool.spool_dir)
+        self.every = every  # seconds between replays of the spool
+        self.gather = gather
+        self._queue: queue.Queue[_Item] = queue.Queue(capacity)
+        self._hurry = threading.Event()  # someone waits for the writes: no gathering
         self._lock = threading.Condition()
-        self._queued = 0  # batches put in the queue so far
+        self._queued = 0  # writes put in the queue so far
         self._done = 0  # of those, written or spooled
-        self._busy_since: float | None = None
-        self._held: collections.deque[Pending] = collections.deque()
+        self._held: collections.deque[_Item] = collections.deque()
+        self._replaying = threading.Lock()
         # call_sid -> (latest unwritten state, when it was handed in, when its spool file
         # was complete on disk, or 0 while it is not)
         self._overlay: collections.OrderedDict[str, tuple[CallState, int, int]] = (
@@ -79,32 +84,44 @@ class WriteBehind:
         self._thread = threading.Thread(target=self._run, name="ivr-write-behind", daemon=True)
 
     def start(self) -> WriteBehind:
+        self._recover()  # what an earlier run on this folder left in its journal
         self._thread.start()
         return self
 
     # --- the request's side --------------------------------------------------------
 
-    def submit(self, pending: Pending) -> None:
-        """Hand a write over; returns in microseconds, or a file write when degraded."""
+    def submit(self, pending: Pending, *, wait: float = 0.0) -> None:
+        """Journal a write and hand it over; returns once it is on disk, or with `wait`,
+        once it is in the database (or spooled), waiting that many seconds at most: for
+        what another process may read at once (a callback booked just before Twilio
+        asks another server whether there is one)."""
         with self._lock:
             for state, _ in pending.saves:
                 self._overlay[state.call_sid] = (state, pending.at_ns, 0)
                 self._overlay.move_to_end(state.call_sid)
             while len(self._overlay) > OVERLAY:
                 self._overlay.popitem(last=False)
-            if self.journal:
-                pass  # on disk first, below; the thread moves it into the database
-            elif not self._degraded():
-                try:
-                    self._queue.put_nowait(pending)
-                except queue.Full:
-                    log.warning("write queue full: spooling on the request")
-                else:
-                    self._queued += 1
-                    return
-        self._spool_or_hold(pending)
-        if self.journal:
-            self._wake.set()
+        ticket: Ticket | None = None
+        try:
+            ticket = self.journal.append(
+                encode_write(pending.saves, pending.rows, pending.bookings, pending.at_ns)
+            )
+        except OSError as err:
+            log.error("JOURNAL NOT WRITTEN, the write is in memory only until saved: %s", err)
+        with self._lock:
+            try:
+                self._queue.put_nowait((pending, ticket))
+            except queue.Full:
+                full = True
+            else:
+                self._queued += 1
+                full = False
+                mine = self._queued
+        if full:
+            log.warning("write queue full: spooling on the request")
+            self._spool_or_hold([(pending, ticket)])
+        elif wait > 0:
+            self._wait_for(mine, wait)
 
     def state_of(self, call_sid: str) -> CallState | None:
         """The latest state handed in for a call that is not in the database yet."""
@@ -114,20 +131,16 @@ class WriteBehind:
 
     def drain(self, timeout: float = 10.0) -> bool:
         """Wait until everything handed in so far is written or spooled."""
-        deadline = time.monotonic() + timeout
-        if self.journal:  # handed in means on disk; wait for a replay that began after now
-            with self._lock:
-                target = self._replays_started + 1
-                self._wake.set()
-                while self._replays_done < target and self._thread.is_alive():
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        return False
-                    self._lock.wait(left)
-            return True
         with self._lock:
             target = self._queued
+        return self._wait_for(target, timeout)
+
+    def _wait_for(self, target: int, timeout: float) -> bool:
+        """Until the first `target` writes handed in are written or spooled."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
             while self._done < target and self._thread.is_alive():
+                self._hurry.set()
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
@@ -141,160 +154,208 @@ class WriteBehind:
 
     def close(self, timeout: float = 10.0) -> None:
         """Stop the thread after it has written everything; whatever it could not take
-        in time is spooled here. Called when the server stops."""
+        in time is written or spooled here. Called when the server stops."""
         self._stop.set()
-        self._wake.set()
+        self._hurry.set()
+        with contextlib.suppress(queue.Full):  # busy then: it sees the stop after its batch
+            self._queue.put_nowait(_STOP)
         if self._thread.is_alive():
             self._thread.join(timeout)
+        rest: list[_Item] = []
         while True:
             try:
-                pending = self._queue.get_nowait()
+                item = self._queue.get_nowait()
             except queue.Empty:
                 break
-            self._spool_or_hold(pending)
+            if item is not _STOP:
+                rest.append(item)
+        if rest:
+            self._write(rest)
         self._replay()
+        self.journal.close()
         if self._held:
-            lost = sum(len(p.rows) + len(p.bookings) for p in self._held)
+            lost = sum(len(p.rows) + len(p.bookings) for p, _ in self._held)
             log.critical(
-                "STOPPING WITH %d EVENT(S) AND BOOKING(S) NEITHER IN THE DATABASE NOR ON "
-                "DISK (%s): the database is unreachable and the spool cannot be written",
+                "STOPPING WITH %d EVENT(S) AND BOOKING(S) NEITHER IN THE DATABASE NOR IN "
+                "THE SPOOL (%s): the database is unreachable and the spool cannot be "
+                "written; those in the journal are replayed by the next process",
                 lost,
                 self.spool.spool_dir,
             )
 
     def held(self) -> int:
-        """Batches that neither the database nor the disk would take, kept in memory."""
+        """Writes that neither the database nor the spool would take, kept in memory."""
         return len(self._held)
+
+    def pending(self) -> int:
+        """Writes handed in and not yet in the database or the spool."""
+        with self._lock:
+            return self._queued - self._done
 
     # --- inside ----------------------------------------------------------------------
 
-    def _degraded(self) -> bool:
-        busy = self._busy_since
-        stuck = busy is not None and time.monotonic() - busy > self.stall
-        return stuck or not self._thread.is_alive() or self.spool.database_down()
-
-    def _spool_or_hold(self, pending: Pending) -> None:
-        try:
-            self.spool.spool(pending.saves, pending.rows, pending.bookings, pending.at_ns)
-        except SpoolError as err:
-            self._hold(pending, err)
-        else:
-            self._mark_spooled(pending)
-
-    def _hold(self, pending: Pending, err: Exception) -> None:
-        with self._lock:
-            self._held.append(pending)
-            count = len(self._held)
-        log.error(
-            "EVENTS NOT SAVED YET, held in memory (%d batch(es)): %s", count, err, exc_info=False
-        )
-
-    def _mark_spooled(self, pending: Pending) -> None:
-        with self._lock:
-            for state, _ in pending.saves:
-                found = self._overlay.get(state.call_sid)
-                if found is not None and found[1] == pending.at_ns:
-                    self._overlay[state.call_sid] = (found[0], found[1], time.time_ns())
-
-    def _forget(self, batch: Sequence[Pending]) -> None:
-        """These reached the database: reads go there again."""
-        with self._lock:
-            for pending in batch:
-                for state, _ in pending.saves:
-                    found = self._overlay.get(state.call_sid)
-                    if found is not None and found[1] == pending.at_ns:
-                        del self._overlay[state.call_sid]
-
     def _run(self) -> None:
-        last_replay = time.monotonic()
-        while self.journal:
-            woken = self._wake.wait(timeout=min(self.every, 0.5))
-            self._wake.clear()
-            if self._stop.is_set():
-                return
-            if woken or time.monotonic() - last_replay >= self.every:
-                self._replay()
-                last_replay = time.monotonic()
+        last_replay = float("-inf")  # at once: what start() took over from a journal
         while True:
             try:
                 first = self._queue.get(timeout=min(self.every, 0.5))
             except queue.Empty:
+                first = _STOP
+            if first is _STOP:
                 if self._stop.is_set():
                     return
                 if time.monotonic() - last_replay >= self.every:
                     self._replay()
                     last_replay = time.monotonic()
                 continue
+            if not self._stop.is_set():
+                self._hurry.wait(self.gather)  # more come meanwhile: one transaction
+            self._hurry.clear()
             batch = [first]
             while len(batch) < BATCH:
                 try:
-                    batch.append(self._queue.get_nowait())
+                    item = self._queue.get_nowait()
                 except queue.Empty:
                     break
+                if item is not _STOP:
+                    batch.append(item)
             self._write(batch)
             with self._lock:
                 self._done += len(batch)
                 self._lock.notify_all()
+            if self._stop.is_set():
+                return  # close() writes what is left
+            if time.monotonic() - last_replay >= self.every:  # under load too
+                self._replay()
+                last_replay = time.monotonic()
 
-    def _write(self, batch: list[Pending]) -> None:
-        self._busy_since = time.monotonic()
+    def _write(self, batch: list[_Item]) -> None:
+        pendings = [p for p, _ in batch]
         try:
             in_database = self.spool.try_database(
-                [s for p in batch for s in p.saves],
-                [r for p in batch for r in p.rows],
-                [b for p in batch for b in p.bookings],
+                [s for p in pendings for s in p.saves],
+                [r for p in pendings for r in p.rows],
+                [b for p in pendings for b in p.bookings],
             )
         except Exception:  # the thread must outlive any surprise; the batch must not be lost
-            log.exception("writing %d batch(es) failed; spooling them", len(batch))
+            log.exception("writing %d write(s) failed; spooling them", len(batch))
             in_database = False
+        if in_database:
+            self._forget(pendings)
+            self._journal_done(batch)
+        else:
+            self._spool_or_hold(batch)
+
+    def _spool_or_hold(self, batch: list[_Item]) -> None:
+        """One spool file for them all, named for the first (replays keep that order)."""
+        pendings = [p for p, _ in batch]
         try:
-            if in_database:
-                self._forget(batch)
-            else:
-                # One file per request, named for when it was handed in: a replay applies
-                # them in that order, interleaved rightly with what requests spooled.
-                for pending in batch:
-                    self._spool_or_hold(pending)
-        finally:
-            self._busy_since = None
+            self.spool.spool(
+                [s for p in pendings for s in p.saves],
+                [r for p in pendings for r in p.rows],
+                [b for p in pendings for b in p.bookings],
+                pendings[0].at_ns,
+            )
+        except SpoolError as err:
+            with self._lock:
+                self._held.extend(batch)
+                count = len(self._held)
+            log.error("EVENTS NOT SAVED YET, held in memory (%d write(s)): %s", count, err)
+        else:
+            self._mark_spooled(pendings)
+            self._journal_done(batch)
+
+    def _journal_done(self, batch: Sequence[_Item]) -> None:
+        self.journal.done([ticket for _, ticket in batch if ticket is not None])
+
+    def _mark_spooled(self, pendings: Sequence[Pending]) -> None:
+        now = time.time_ns()
+        with self._lock:
+            for pending in pendings:
+                for state, _ in pending.saves:
+                    found = self._overlay.get(state.call_sid)
+                    if found is not None and found[1] == pending.at_ns:
+                        self._overlay[state.call_sid] = (found[0], found[1], now)
+
+    def _forget(self, pendings: Sequence[Pending]) -> None:
+        """These reached the database: reads go there again."""
+        with self._lock:
+            for pending in pendings:
+                for state, _ in pending.saves:
+                    found = self._overlay.get(state.call_sid)
+                    if found is not None and found[1] == pending.at_ns:
+                        del self._overlay[state.call_sid]
 
     def _replay(self) -> None:
-        """Spooled files into the database, then what the disk refused; or, with nothing
-        waiting, ask whether the database is back so that reads may use it again."""
+        """A dead process's journal into the spool, spooled files into the database, then
+        what the disk refused; with nothing waiting, ask whether the database is back so
+        that reads may use it again."""
         with self._replaying:
-            with self._lock:
-                self._replays_started += 1
             try:
-                self._replay_once()
-            finally:
-                with self._lock:
-                    self._replays_done += 1
-                    self._lock.notify_all()
+                self._recover()
+                started = time.time_ns()
+                if self._spool_files():
+                    self.spool.flush()
+                    self._forget_spooled(started)
+                elif not self.spool.reachable:
+                    self.spool.probe()
+                while self._held:
+                    item = self._held[0]
+                    pending, _ = item
+                    if not self.spool.write(
+                        pending.saves, pending.rows, pending.bookings, pending.at_ns
+                    ):
+                        self._mark_spooled([pending])
+                    with self._lock:
+                        self._held.popleft()
+                    self._journal_done([item])
+                    log.warning("a write held in memory is saved now (%d left)", len(self._held))
+            except SpoolError as err:
+                log.error("EVENTS STILL HELD IN MEMORY (%d write(s)): %s", len(self._held), err)
+            except Exception as err:  # StoreUnavailable and surprises: try again next time
+                log.debug("spool not replayed yet: %s", err)
 
-    def _replay_once(self) -> None:
-        self._busy_since = time.monotonic()
-        try:
-            started = time.time_ns()
-            if self._spool_files():
-                self.spool.flush()
-                self._forget_spooled(started)
-            elif not self.spool.reachable:
-                self.spool.probe()
-            while self._held:
-                pending = self._held[0]
-                if not self.spool.write(
-                    pending.saves, pending.rows, pending.bookings, pending.at_ns
-                ):
-                    self._mark_spooled(pending)
-                with self._lock:
-                    self._held.popleft()
-                log.warning("a batch held in memory is saved now (%d left)", len(self._held))
-        except SpoolError as err:
-            log.error("EVENTS STILL HELD IN MEMORY (%d batch(es)): %s", len(self._held), err)
-        except Exception as err:  # StoreUnavailable and surprises: try again next time
-            log.debug("spool not replayed yet: %s", err)
-        finally:
-            self._busy_since = None
+    def _recover(self) -> None:
+        """Each segment of a journal whose process is gone becomes spool files (a few
+        fsyncs), replayed like any other; then it is deleted."""
+        for orphan in self.journal.orphans():
+            lines, torn = orphan.lines()
+            writes, refused = [], []
+            for line in lines:
+                try:
+                    writes.append(decode_write(line))
+                except (ValueError, KeyError, TypeError):
+                    refused.append(line)
+            try:
+                for start in range(0, len(writes), ORPHAN_FILE):
+                    chunk = writes[start : start + ORPHAN_FILE]
+                    self.spool.spool(
+                        [s for w in chunk for s in w[0]],
+                        [r for w in chunk for r in w[1]],
+                        [b for w in chunk for b in w[2]],
+                        chunk[0][3],
+                    )
+                if refused:
+                    rejected = orphan.path.with_suffix(".rejected")
+                    rejected.write_text("".join(f"{line}\n" for line in refused), "utf-8")
+                    log.error(
+                        "%d unreadable line(s) of %s kept in %s",
+                        len(refused),
+                        orphan.path.name,
+                        rejected,
+                    )
+            except (SpoolError, OSError) as err:
+                log.error("journal %s not taken over yet: %s", orphan.path, err)
+                orphan.release()
+                continue
+            orphan.remove()
+            cut = f" (a last write of {torn} bytes cut off mid-write dropped)" if torn else ""
+            log.warning(
+                "took over %d write(s) from %s, left by a process that stopped%s",
+                len(writes),
+                orphan.path.name,
+                cut,
+            )
 
     def _spool_files(self) -> bool:
         return any(self.spool.spool_dir.glob("*.jsonl"))

@@ -116,6 +116,7 @@ def test_calls_by_outcome_read_the_outcome_column(
     twilio: FakeTwilio, call_log: StoreCallLog
 ) -> None:
     sids = [twilio.dial(["1"]).sid for _ in range(3)]
+    call_log.flush()  # the calls' rows are written behind the answers
     with call_log.store.engine.begin() as connection:
         connection.execute(
             update(calls).where(calls.c.call_sid.in_(sids[:2])).values(outcome="self_service")

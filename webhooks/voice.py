@@ -159,7 +159,6 @@ class Voice:
         if call_status not in ENDED or not req.get("CallSid"):
             return ""
         state = self.log.load(req.get("CallSid"))
-        known = state is not None
         if state is None:
             # No arrival-order guarantee: the end of a call can overtake its first request.
             # It is kept anyway; its number sorts it after everything the call does.
@@ -178,10 +177,10 @@ class Voice:
             {"status": call_status, "duration": req.get("CallDuration"), "route": state.route},
             seq=sequence.STATUS + number,
         )
-        if known:
-            self.log.record(state, [event])
-        else:
-            self.log.append(state, [event])  # leaves the first request a fresh start
+        # Appended, not saved with the state: read from the database, the state may be a
+        # moment behind the call's last step, answered by another server, and saving it
+        # would undo that step.
+        self.log.append(state, [event])
         return ""
 
     def fallback(self, req: TwilioRequest) -> str:

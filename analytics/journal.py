@@ -1,0 +1,232 @@
+"""A process's journal: the writes it has answered for, on local disk before the answer.
+
+One append-only file (a segment) at a time, in the spool folder. Requests append a line
+each and wait for it to be fsync'ed; whoever comes first writes and fsyncs everything
+appended so far (a group commit), so at a few hundred requests a second most requests
+wait on someone else's fsync instead of paying their own, and nothing is written twice.
+
+The writer thread moves the writes into the database from memory and tells the journal
+which are `done`; a segment is deleted once every write in it is done (the current one
+too, once the server is idle). A segment outlives its process only when the process
+died (`kill -9`, a crash, a power cut): its owner holds an exclusive `flock` on it while
+alive, so any process sharing the folder, or the same one restarted, sees the lock gone
+and takes the segment's lines over (`orphans`).
+
+POSIX only (`fcntl.flock`, `os.fdatasync` where the system has it).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import itertools
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, BinaryIO
+
+log = logging.getLogger("ivr.analytics")
+SUFFIX = ".journal"
+SEGMENT_BYTES = 4 * 1024 * 1024  # a segment is closed past this size and a new one begun
+_sync = getattr(os, "fdatasync", os.fsync)  # the data, not the file's times
+
+
+@dataclass
+class _Segment:
+    number: int
+    path: Path
+    file: BinaryIO
+    size: int = 0
+    appended: int = 0  # lines counted in this segment (written or about to be)
+    done: int = 0  # of those, applied elsewhere: the database or a spool file
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """Where one write went: handed back to `done` once it is applied."""
+
+    segment: int
+
+
+@dataclass
+class Orphan:
+    """A dead process's segment, locked by us now: read its lines, keep them elsewhere,
+    then `remove` it (or `release` it to leave it for later)."""
+
+    path: Path
+    file: IO[bytes] = field(repr=False)
+
+    def lines(self) -> tuple[list[str], int]:
+        """Its complete lines, and how many bytes at the end were cut off mid-write (a
+        write that never finished its fsync, so never answered for)."""
+        self.file.seek(0)
+        data = self.file.read()
+        whole, _, torn = data.rpartition(b"\n")
+        text = whole.decode("utf-8", errors="replace")
+        return [line for line in text.split("\n") if line.strip()], len(torn)
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
+        self.file.close()
+
+    def release(self) -> None:
+        self.file.close()
+
+
+@dataclass
+class _Batch:
+    """Lines appended while one group commit was not yet under way; all one segment's."""
+
+    segment: _Segment
+    lines: list[bytes] = field(default_factory=list)
+    finished: bool = False
+    error: OSError | None = None
+
+
+class Journal:
+    def __init__(self, folder: str | Path, *, segment_bytes: int = SEGMENT_BYTES) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.segment_bytes = segment_bytes
+        self._lock = threading.Lock()  # the open batch, the counters and the segments
+        self._syncing = threading.Lock()  # one group commit at a time, in batch order
+        self._batch: _Batch | None = None
+        self._current: _Segment | None = None
+        self._segments: dict[int, _Segment] = {}
+        self._numbers = itertools.count(1)
+
+    def append(self, line: str) -> Ticket:
+        """Append one line (no newline in it) and return once it is on disk. OSError when
+        the disk refuses it; the line is then not in the journal."""
+        data = line.encode("utf-8") + b"\n"
+        with self._lock:
+            segment = self._current or self._open()
+            batch = self._batch
+            if batch is None:
+                batch = self._batch = _Batch(segment)
+            batch.lines.append(data)
+            segment.appended += 1
+        with self._syncing:
+            if not batch.finished:
+                self._commit()  # the open batch is ours: earlier ones are finished
+        if batch.error is not None:
+            with self._lock:
+                segment.done += 1  # not surely in the file: nothing to wait for
+                if segment.done >= segment.appended and segment.number in self._segments:
+                    self._delete(segment)
+            raise batch.error
+        return Ticket(segment.number)
+
+    def done(self, tickets: list[Ticket]) -> None:
+        """These writes are applied elsewhere: a segment with nothing left goes."""
+        with self._lock:
+            for ticket in tickets:
+                segment = self._segments.get(ticket.segment)
+                if segment is not None:
+                    segment.done += 1
+            for segment in [s for s in self._segments.values() if s.done >= s.appended]:
+                self._delete(segment)
+
+    def pending(self) -> int:
+        """Writes in the journal not yet applied elsewhere."""
+        with self._lock:
+            return sum(s.appended - s.done for s in self._segments.values())
+
+    def owns(self, path: Path) -> bool:
+        with self._lock:
+            return any(s.path == path for s in self._segments.values())
+
+    def orphans(self) -> Iterator[Orphan]:
+        """Segments in the folder whose owner is gone, each locked for the taker."""
+        for path in sorted(self.folder.glob(f"*{SUFFIX}")):
+            if self.owns(path):
+                continue
+            try:
+                file = open(path, "rb")  # noqa: SIM115 (handed over, closed by the Orphan)
+            except FileNotFoundError:
+                continue
+            try:
+                fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                file.close()  # its owner is alive
+                continue
+            if not path.exists():  # deleted by its owner as we opened it
+                file.close()
+                continue
+            yield Orphan(path, file)
+
+    def close(self) -> None:
+        """Let go of every segment: the empty ones are deleted, any other stays for the
+        next process (writes not applied by now are not lost)."""
+        with self._syncing:
+            self._commit()
+        with self._lock:
+            for segment in list(self._segments.values()):
+                if segment.done >= segment.appended:
+                    self._delete(segment)
+                else:
+                    segment.file.close()
+            self._segments.clear()
+            self._current = None
+
+    # --- inside --------------------------------------------------------------------
+
+    def _open(self) -> _Segment:
+        number = next(self._numbers)
+        path = self.folder / f"{time.time_ns():020d}-{os.getpid()}-{number:06d}{SUFFIX}"
+        file = open(path, "ab", buffering=0)  # noqa: SIM115 (open while the segment lives)
+        fcntl.flock(file.fileno(), fcntl.LOCK_EX)
+        _sync_folder(self.folder)  # the file itself must survive a power cut
+        segment = _Segment(number, path, file)
+        self._segments[number] = segment
+        self._current = segment
+        return segment
+
+    def _commit(self) -> None:
+        """Write and fsync the open batch (the caller holds `_syncing`)."""
+        with self._lock:
+            batch, self._batch = self._batch, None
+            if batch is None:
+                return
+            segment = batch.segment
+            data = b"".join(batch.lines)
+            segment.size += len(data)
+            if segment.size >= self.segment_bytes and self._current is segment:
+                self._current = None  # appends from now on begin the next one
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[segment.file.write(view) or 0 :]
+            _sync(segment.file.fileno())
+        except OSError as err:
+            log.error("journal %s could not be written: %s", segment.path, err)
+            batch.error = err
+            # Part of it may be in the file: begin a new segment and leave this one to be
+            # deleted once its earlier writes are applied (or replayed: keys drop repeats).
+            with self._lock:
+                if self._current is segment:
+                    self._current = None
+        finally:
+            batch.finished = True
+
+    def _delete(self, segment: _Segment) -> None:
+        # Unlinked before its lock goes with the file, so no one else takes it over.
+        try:
+            segment.path.unlink(missing_ok=True)
+        except OSError as err:
+            log.warning("journal %s could not be deleted: %s", segment.path, err)
+        segment.file.close()
+        del self._segments[segment.number]
+        if self._current is segment:
+            self._current = None
+
+
+def _sync_folder(folder: Path) -> None:
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

@@ -1,0 +1,60 @@
+"""Two servers writing one call's events at the same moment (calls hop between servers
+on every webhook): each call's summary still counts every event, on both databases."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+from analytics import CallRef, Store
+from ivr.actions import Event
+
+T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+CALLS = 60
+
+
+def first_half(at: datetime) -> list[Event]:
+    return [
+        Event("call_started", at, "menu", {}, seq=1),
+        Event("node_entered", at, "menu", {}, seq=2),
+    ]
+
+
+def second_half(at: datetime) -> list[Event]:
+    later = at + timedelta(seconds=40)
+    return [
+        Event("queued", at + timedelta(seconds=10), "menu", {"queue": "support"}, seq=3),
+        Event("call_ended", later, "menu", {"status": "completed", "duration": "40"}, seq=10**6),
+    ]
+
+
+def test_halves_of_a_call_written_at_once_by_two_servers_are_both_counted(
+    store: Store, db_url: str
+) -> None:
+    servers = [Store(db_url), Store(db_url)]
+    halves = [first_half, second_half]
+    barrier = threading.Barrier(2)
+    failures: list[BaseException] = []
+
+    def server(index: int) -> None:
+        try:
+            for n in range(CALLS):
+                call = CallRef(f"CAhalf{n:03d}", "shop", "v1")
+                barrier.wait(timeout=30)  # both halves of this call at the same moment
+                servers[index].append_events(call, halves[index](T0 + timedelta(minutes=n)))
+        except BaseException as err:  # reported below
+            failures.append(err)
+            barrier.abort()
+
+    threads = [threading.Thread(target=server, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    for other in servers:
+        other.close()
+    assert failures == []
+    outcomes = [store.outcome_of(f"CAhalf{n:03d}") for n in range(CALLS)]
+    # Without the first half there is no start ("error"); without the second, no queue
+    # and no end ("abandoned_ivr").
+    assert outcomes == ["abandoned_queue"] * CALLS
