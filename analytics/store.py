@@ -34,7 +34,7 @@ from ivr.state import CallState
 
 _BATCH = 500  # rows per INSERT: far below SQLite's limit on bound parameters
 _PG_BATCH = 5_000  # rows per INSERT on PostgreSQL: one array parameter per column
-_PG_EVENTS_TAIL = "ON CONFLICT (call_sid, seq) DO NOTHING RETURNING call_sid"
+_PG_EVENTS_TAIL = "ON CONFLICT (call_sid, seq) DO NOTHING RETURNING call_sid, seq"
 _CLAIM_TRIES = 20  # claims lost to a faster agent before giving up for now
 
 
@@ -46,6 +46,8 @@ class Store:
         self.short_abandon_s = short_abandon_s  # hang-ups this soon are short abandons
         self.url = self._url.render_as_string(hide_password=True)
         self.engine: Engine = make_engine(self._url)
+        # The events of calls written lately: their summaries need not read them back.
+        self._known_events = summaries.EventCache()
 
     @property
     def dialect(self) -> str:
@@ -322,6 +324,7 @@ class Store:
                 deleted[table] += done
                 if done < batch:
                     break
+        self._known_events.clear()  # some of those events may be gone now
         return deleted
 
     # --- plumbing --------------------------------------------------------------------
@@ -341,8 +344,13 @@ class Store:
         concurrent writers wait their turn instead of failing half-way."""
         with translated(action, self.url), self.engine.connect() as connection:
             connection.execution_options(**WRITE)
-            with connection.begin():
-                yield connection
+            try:
+                with connection.begin():
+                    yield connection
+            except BaseException:
+                # The cache took this transaction's events as written: they are not.
+                self._known_events.clear()
+                raise
 
     def _save_calls(self, connection: Connection, saves: Sequence[tuple[CallState, int]]) -> None:
         if not saves:
@@ -365,8 +373,6 @@ class Store:
         )
 
     def _insert_events(self, connection: Connection, rows: Sequence[EventRow]) -> int:
-        touched: set[str] = set()
-        new = 0
         if self.dialect == "postgresql":  # one array per column: see analytics.pg_bulk
             batch = _PG_BATCH
 
@@ -381,14 +387,21 @@ class Store:
             def insert(chunk: list[dict[str, Any]]) -> Any:
                 return connection.execute(statement, chunk)
 
+        by_key = {(row.call_sid, row.seq): row for row in reversed(rows)}  # the first of twins
+        added: list[EventRow] = []
         for start in range(0, len(rows), batch):
             inserted = insert([row.to_json() for row in rows[start : start + batch]])
-            found = inserted.scalars().all()
-            touched.update(found)
-            new += len(found)
+            added += (by_key[(sid, seq)] for sid, seq in inserted.all())
         # Same transaction: a call's summary never lags behind its events.
-        summaries.refresh(connection, self.dialect, touched, self.short_abandon_s)
-        return new
+        summaries.refresh(
+            connection,
+            self.dialect,
+            {row.call_sid for row in added},
+            self.short_abandon_s,
+            new_rows=added,
+            known_events=self._known_events,
+        )
+        return len(added)
 
 
 _LOCK_CALLS = text(
@@ -445,5 +458,5 @@ def _event_insert(dialect: str) -> Any:
     return (
         dialect_insert(dialect, events)
         .on_conflict_do_nothing(index_elements=[events.c.call_sid, events.c.seq])
-        .returning(events.c.call_sid)
+        .returning(events.c.call_sid, events.c.seq)
     )

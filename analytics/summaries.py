@@ -1,14 +1,22 @@
 """The per-call summary table, kept in step with the event log.
 
 Every write of events re-derives the summaries of the calls it touched from all of their
-events (read back by the `call_sid` index, inside the same transaction), so a summary is
-right whatever order its events arrived in. `ivr.outcomes.summarize` does the thinking.
+events, inside the same transaction, so a summary is right whatever order its events
+arrived in. `ivr.outcomes.summarize` does the thinking.
+
+The events come from an `EventCache` of the calls this process wrote lately when it is
+known to hold them all: each summary row keeps the number of events it was worked out
+from (`event_count`), every write of a call's events takes the call's lock (PostgreSQL;
+SQLite writes one at a time anyway), and the count in the row equals the cached count
+only when no one else has added an event since. Otherwise they are read back by the
+`call_sid` index.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Collection
+import threading
+from collections import OrderedDict, defaultdict
+from collections.abc import Collection, Sequence
 from functools import cache
 from typing import Any
 
@@ -19,11 +27,43 @@ from analytics.database import dialect_insert
 from analytics.moments import from_epoch_ms
 from analytics.records import EventRow
 from analytics.tables import call_summaries, events
+from ivr.actions import Event
 from ivr.outcomes import CallSummary, summarize
 
 PATH_SEPARATOR = " > "
 _MAX_PATH = 4_000  # characters; a path longer than this (a caller looping for an hour) is cut
 _READ_BATCH = 500
+CACHE_CALLS = 2_000  # calls whose events a process keeps (calls in progress, mostly)
+
+_Known = list[tuple[EventRow, Event]]  # a call's events, as stored and as the engine's
+
+
+class EventCache:
+    """The events of the calls this process wrote last, newest kept; a call whose end
+    (Twilio's status callback) is written leaves it."""
+
+    def __init__(self, capacity: int = CACHE_CALLS) -> None:
+        self.capacity = capacity
+        self._calls: OrderedDict[str, _Known] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, call_sid: str) -> _Known | None:
+        with self._lock:
+            return self._calls.get(call_sid)
+
+    def put(self, call_sid: str, known: _Known, ended: bool) -> None:
+        with self._lock:
+            if ended:
+                self._calls.pop(call_sid, None)
+                return
+            self._calls[call_sid] = known
+            self._calls.move_to_end(call_sid)
+            while len(self._calls) > self.capacity:
+                self._calls.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._calls.clear()
 
 
 def summary_row(
@@ -50,15 +90,18 @@ def summary_row(
 
 def rows_for(rows: Collection[EventRow], short_abandon_s: float) -> list[dict[str, Any]]:
     """Summary rows of the calls these event rows belong to (all of each call's events)."""
-    per_call: dict[str, list[EventRow]] = defaultdict(list)
+    per_call: dict[str, _Known] = defaultdict(list)
     for row in rows:
-        per_call[row.call_sid].append(row)
-    result = []
-    for call_sid, call_rows in per_call.items():
-        started = next((r for r in call_rows if r.kind == "call_started"), call_rows[0])
-        summary = summarize((r.to_event() for r in call_rows), short_abandon_s)
-        result.append(summary_row(call_sid, started.flow_id, started.flow_version, summary))
-    return result
+        per_call[row.call_sid].append((row, row.to_event()))
+    return [_row_of(call_sid, known, short_abandon_s) for call_sid, known in per_call.items()]
+
+
+def _row_of(call_sid: str, known: _Known, short_abandon_s: float) -> dict[str, Any]:
+    started = next((r for r, _ in known if r.kind == "call_started"), known[0][0])
+    summary = summarize((e for _, e in known), short_abandon_s)
+    row = summary_row(call_sid, started.flow_id, started.flow_version, summary)
+    row["event_count"] = len(known)
+    return row
 
 
 @cache
@@ -81,27 +124,56 @@ def refresh(
     dialect: str,
     call_sids: Collection[str],
     short_abandon_s: float,
+    *,
+    new_rows: Sequence[EventRow] = (),
+    known_events: EventCache | None = None,
 ) -> None:
-    """Re-derive and upsert the summaries of these calls from their stored events."""
+    """Re-derive and upsert the summaries of these calls from their events. `new_rows`
+    are the rows this transaction has just added (with `known_events`, the cache their
+    calls' other events may come from)."""
+    added: dict[str, _Known] = defaultdict(list)
+    for row in new_rows:
+        added[row.call_sid].append((row, row.to_event()))
     sids = sorted(set(call_sids))
     for start in range(0, len(sids), _READ_BATCH):
         chunk = sids[start : start + _READ_BATCH]
-        found = connection.execute(
-            select(events).where(events.c.call_sid.in_(chunk)).order_by(events.c.call_sid)
-        ).all()
-        stored = [EventRow.read(r) for r in found]
-        rows = rows_for(stored, short_abandon_s)
+        # What the summaries say now: the day each call is on (a late call_started can
+        # move it to an earlier day: both days change) and how many events they count.
+        before = {
+            sid: (started_ms, count)
+            for sid, started_ms, count in connection.execute(
+                select(
+                    call_summaries.c.call_sid,
+                    call_summaries.c.started_at_ms,
+                    call_summaries.c.event_count,
+                ).where(call_summaries.c.call_sid.in_(chunk))
+            )
+        }
+        known: dict[str, _Known] = {}
+        for sid in chunk:
+            cached = known_events.get(sid) if known_events is not None else None
+            if cached is not None and sid in before and before[sid][1] == len(cached):
+                known[sid] = cached + added.get(sid, [])
+        unknown = [sid for sid in chunk if sid not in known]
+        if unknown:
+            found = connection.execute(
+                select(events).where(events.c.call_sid.in_(unknown)).order_by(events.c.call_sid)
+            ).all()
+            for stored in (EventRow.read(r) for r in found):
+                known.setdefault(stored.call_sid, []).append((stored, stored.to_event()))
+        rows = [_row_of(sid, events_of, short_abandon_s) for sid, events_of in known.items()]
         if not rows:
             continue
-        # A late call_started can move a call to an earlier day: both days change.
-        before = connection.scalars(
-            select(call_summaries.c.started_at_ms).where(call_summaries.c.call_sid.in_(chunk))
-        ).all()
         if dialect == "postgresql":
             pg_bulk.insert(connection, call_summaries, rows, _pg_upsert_tail(tuple(rows[0])))
         else:
             connection.execute(_upsert(dialect), rows)
-        rollups.mark_dirty(connection, dialect, [*before, *(r["started_at_ms"] for r in rows)])
+        if known_events is not None:
+            for summary in rows:
+                sid = summary["call_sid"]
+                known_events.put(sid, known[sid], ended=summary["ended_by"] is not None)
+        days = [started for started, _ in before.values()]
+        rollups.mark_dirty(connection, dialect, [*days, *(r["started_at_ms"] for r in rows)])
 
 
 def close_stale(connection: Connection, dialect: str, cutoff_ms: int) -> int:

@@ -154,6 +154,9 @@ class CallSummaryRecord(Base):
     time_to_callback_ms: Mapped[int | None] = mapped_column(BigInteger)
     on_hold_ms: Mapped[int | None] = mapped_column(BigInteger)
     callback_call_sid: Mapped[str | None] = mapped_column(String(64))
+    # The events it was worked out from: equal to the process's cached count, the cache
+    # holds them all (see analytics.summaries). Empty for summaries from before 0004.
+    event_count: Mapped[int | None] = mapped_column(Integer)
 
 
 call_summaries = Base.metadata.tables["call_summaries"]

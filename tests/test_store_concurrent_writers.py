@@ -6,7 +6,10 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import select
+
 from analytics import CallRef, Store
+from analytics.tables import call_summaries
 from ivr.actions import Event
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
@@ -58,3 +61,38 @@ def test_halves_of_a_call_written_at_once_by_two_servers_are_both_counted(
     # Without the first half there is no start ("error"); without the second, no queue
     # and no end ("abandoned_ivr").
     assert outcomes == ["abandoned_queue"] * CALLS
+
+
+def test_a_server_that_wrote_a_call_sees_what_another_added_since(
+    store: Store, db_url: str
+) -> None:
+    """A server keeps the events it wrote so as not to read them back; an event another
+    server added in between must still count (here it puts the call in a queue)."""
+    other = Store(db_url)
+    try:
+        call = CallRef("CAshared", "shop", "v1")
+        started, queued = first_half(T0)[0], second_half(T0)[0]
+        ended = second_half(T0)[1]
+        store.append_events(call, [started])
+        other.append_events(call, [queued])
+        store.append_events(call, [ended])
+        assert store.outcome_of("CAshared") == "abandoned_queue"  # not "abandoned_ivr"
+        other.append_events(call, [Event("node_entered", T0, "menu", {}, seq=4)])
+        store.append_events(call, [Event("queue_update", T0, "menu", {}, seq=5)])
+        kept = summary_of(store, "CAshared")
+        fresh = Store(db_url)  # no cache: everything read back
+        try:
+            fresh.resummarize()
+        finally:
+            fresh.close()
+        assert summary_of(store, "CAshared") == kept and kept["event_count"] == 5
+    finally:
+        other.close()
+
+
+def summary_of(store: Store, call_sid: str) -> dict[str, object]:
+    with store.engine.connect() as connection:
+        found = connection.execute(
+            select(call_summaries).where(call_summaries.c.call_sid == call_sid)
+        ).one()
+    return dict(found._mapping)
