@@ -238,7 +238,7 @@ class SpoolingEventLog:
         bookings: list[Booking] | None = None,
         at_ns: int | None = None,
     ) -> None:
-        lines = [{"call": state.to_json(), "now_ms": now_ms} for state, now_ms in saves]
+        lines = [_save_json(state, now_ms) for state, now_ms in saves]
         lines += [{"event": row.to_json()} for row in rows]
         lines += [{"callback": booking.to_json()} for booking in bookings or []]
         body = "".join(_dumps(line) + "\n" for line in lines)
@@ -312,6 +312,14 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
+def _save_json(state: CallState, now_ms: int) -> dict[str, Any]:
+    return {"call": state.to_json(), "now_ms": now_ms}
+
+
+def _save_of(line: dict[str, Any]) -> tuple[CallState, int]:
+    return CallState.from_json(line["call"]), int(line["now_ms"])
+
+
 def encode_write(
     saves: Sequence[tuple[CallState, int]],
     rows: Sequence[EventRow],
@@ -322,7 +330,7 @@ def encode_write(
     return _dumps(
         {
             "at": at_ns,
-            "calls": [{"call": state.to_json(), "now_ms": now_ms} for state, now_ms in saves],
+            "calls": [_save_json(state, now_ms) for state, now_ms in saves],
             "events": [row.to_json() for row in rows],
             "callbacks": [booking.to_json() for booking in bookings],
         }
@@ -334,7 +342,7 @@ def decode_write(
 ) -> tuple[list[tuple[CallState, int]], list[EventRow], list[Booking], int]:
     """What `encode_write` wrote; ValueError, KeyError or TypeError if it is not that."""
     data = json.loads(line)
-    saves = [(CallState.from_json(x["call"]), int(x["now_ms"])) for x in data["calls"]]
+    saves = [_save_of(x) for x in data["calls"]]
     rows = [EventRow.from_json(x) for x in data["events"]]
     bookings = [Booking.from_json(x) for x in data["callbacks"]]
     return saves, rows, bookings, int(data["at"])
@@ -348,7 +356,7 @@ def _read_lines(path: Path) -> list[dict[str, Any]]:
 def _decode(
     lines: list[dict[str, Any]],
 ) -> tuple[list[tuple[CallState, int]], list[EventRow], list[Booking]]:
-    saves = [(CallState.from_json(x["call"]), int(x["now_ms"])) for x in lines if "call" in x]
+    saves = [_save_of(x) for x in lines if "call" in x]
     rows = [EventRow.from_json(x["event"]) for x in lines if "event" in x]
     bookings = [Booking.from_json(x["callback"]) for x in lines if "callback" in x]
     return saves, rows, bookings

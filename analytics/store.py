@@ -143,8 +143,7 @@ class Store:
         action = f"save call {calls_named} and " if saves else "save "
         booked = f" and book {len(bookings)} callback(s)" if bookings else ""
         with self._write(f"{action}{len(rows)} event(s){booked}") as connection:
-            if self.dialect == "postgresql":
-                _lock_calls(connection, {*latest, *(r.call_sid for r in rows)})
+            _lock_calls(connection, self.dialect, {*latest, *(r.call_sid for r in rows)})
             self._save_calls(connection, list(latest.values()))
             new = self._insert_events(connection, rows)
             for b in bookings:
@@ -168,8 +167,7 @@ class Store:
         if not rows:
             return 0
         with self._write(f"append {len(rows)} event(s)") as connection:
-            if self.dialect == "postgresql":
-                _lock_calls(connection, {r.call_sid for r in rows})
+            _lock_calls(connection, self.dialect, {r.call_sid for r in rows})
             return self._insert_events(connection, rows)
 
     def events_for(self, call_sid: str) -> list[EventRow]:
@@ -410,12 +408,13 @@ _LOCK_CALLS = text(
 )
 
 
-def _lock_calls(connection: Connection, call_sids: set[str]) -> None:
-    """PostgreSQL: this transaction is the only one writing these calls until it ends.
-    Two servers writing one call's events at once would otherwise each work out its
-    summary without the other's events, and the later commit would drop those. Taken in
-    one order (sorted) by every writer, so two batches never wait on each other."""
-    if call_sids:
+def _lock_calls(connection: Connection, dialect: str, call_sids: set[str]) -> None:
+    """PostgreSQL (SQLite writes one transaction at a time anyway): this transaction is
+    the only one writing these calls until it ends. Two servers writing one call's events
+    at once would otherwise each work out its summary without the other's events, and the
+    later commit would drop those. Taken in one order (sorted) by every writer, so two
+    batches never wait on each other."""
+    if dialect == "postgresql" and call_sids:
         connection.execute(_LOCK_CALLS, {"sids": sorted(call_sids)})
 
 

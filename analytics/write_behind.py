@@ -62,10 +62,9 @@ class WriteBehind:
         every: float = 2.0,
         capacity: int = CAPACITY,
         gather: float = GATHER,
-        journal: Journal | None = None,
     ) -> None:
         self.spool = spool
-        self.journal = journal or Journal(spool.spool_dir)
+        self.journal = Journal(spool.spool_dir)
         self.every = every  # seconds between replays of the spool
         self.gather = gather
         self._queue: queue.Queue[_Item] = queue.Queue(capacity)
@@ -186,11 +185,6 @@ class WriteBehind:
     def held(self) -> int:
         """Writes that neither the database nor the spool would take, kept in memory."""
         return len(self._held)
-
-    def pending(self) -> int:
-        """Writes handed in and not yet in the database or the spool."""
-        with self._lock:
-            return self._queued - self._done
 
     # --- inside ----------------------------------------------------------------------
 
