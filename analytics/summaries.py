@@ -8,8 +8,9 @@ The events come from an `EventCache` of the calls this process wrote lately when
 known to hold them all: each summary row keeps the number of events it was worked out
 from (`event_count`), every write of a call's events takes the call's lock (PostgreSQL;
 SQLite writes one at a time anyway), and the count in the row equals the cached count
-only when no one else has added an event since. Otherwise they are read back by the
-`call_sid` index.
+only when no one else has added an event since. A call with no events but those being
+added needs no cache: a count by the `call_sid` index tells. Otherwise they are read back
+by that index.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Collection, Sequence
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, func, select, update
 
 from analytics import pg_bulk, rollups
 from analytics.database import dialect_insert
@@ -155,6 +156,18 @@ def refresh(
             if cached is not None and sid in before and before[sid][1] == len(cached):
                 known[sid] = cached + added.get(sid, [])
         unknown = [sid for sid in chunk if sid not in known]
+        if unknown:
+            # A call this transaction began (or one the cache lost) may have no other
+            # events than those just added: counting them is cheaper than reading back.
+            stored_counts = connection.execute(
+                select(events.c.call_sid, func.count())
+                .where(events.c.call_sid.in_(unknown))
+                .group_by(events.c.call_sid)
+            )
+            for sid, stored in stored_counts:
+                if sid in added and stored == len(added[sid]):
+                    known[sid] = added[sid]
+            unknown = [sid for sid in unknown if sid not in known]
         if unknown:
             found = connection.execute(
                 select(events).where(events.c.call_sid.in_(unknown)).order_by(events.c.call_sid)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from analytics import CallRef, Store
 from analytics.tables import call_summaries
@@ -88,6 +88,23 @@ def test_a_server_that_wrote_a_call_sees_what_another_added_since(
         assert summary_of(store, "CAshared") == kept and kept["event_count"] == 5
     finally:
         other.close()
+
+
+def test_events_stored_before_a_summary_existed_still_count(store: Store, db_url: str) -> None:
+    """A call with no summary row is worked out from the events just added only when the
+    database holds no others for it (a summary can be missing: deleted by hand, or events
+    imported straight into the table)."""
+    call = CallRef("CAbare", "shop", "v1")
+    store.append_events(call, [first_half(T0)[0]])
+    with store.engine.begin() as connection:
+        connection.execute(delete(call_summaries).where(call_summaries.c.call_sid == "CAbare"))
+    fresh = Store(db_url)  # nothing cached about the call
+    try:
+        fresh.append_events(call, [second_half(T0)[0], second_half(T0)[1]])
+    finally:
+        fresh.close()
+    assert summary_of(store, "CAbare")["event_count"] == 3
+    assert store.outcome_of("CAbare") == "abandoned_queue"  # "error" without its start
 
 
 def summary_of(store: Store, call_sid: str) -> dict[str, object]:

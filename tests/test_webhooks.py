@@ -337,6 +337,13 @@ def test_public_url_is_used_for_signatures(loaded: LoadedFlow) -> None:
         signature = caller.validator.compute_signature(public, params)
         assert caller.post(base + "/twilio/voice", params, signature=signature).status_code == 200
         assert caller.post(base + "/twilio/voice", params).status_code == 403  # signed internal URL
+        # Twilio sometimes signs with the default port written out: still Twilio.
+        with_port = "https://ivr.example.com:443/twilio/voice"
+        signature = caller.validator.compute_signature(with_port, params)
+        assert caller.post(base + "/twilio/voice", params, signature=signature).status_code == 200
+        elsewhere = "https://ivr.example.com:8443/twilio/voice"
+        signature = caller.validator.compute_signature(elsewhere, params)
+        assert caller.post(base + "/twilio/voice", params, signature=signature).status_code == 403
 
 
 def test_forwarded_headers_rebuild_the_public_url(loaded: LoadedFlow) -> None:

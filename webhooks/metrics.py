@@ -57,6 +57,10 @@ class Metrics:
         )
         self.registry.register(CallCollector(flows, call_log, clock))
 
+    def observe(self, route: str, status: int, seconds: float) -> None:
+        self.latency.labels(route).observe(seconds)
+        self.requests.labels(route, str(status)).inc()
+
     async def endpoint(self, _: Request) -> Response:
         return Response(render(self.registry), media_type=CONTENT_TYPE_LATEST)
 
@@ -184,5 +188,4 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, watch)
         finally:
-            self.metrics.latency.labels(route).observe(time.perf_counter() - started)
-            self.metrics.requests.labels(route, str(status)).inc()
+            self.metrics.observe(route, status, time.perf_counter() - started)
