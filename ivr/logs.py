@@ -19,6 +19,8 @@ from typing import Any, TextIO
 
 FORMATS = ("auto", "json", "text")
 FIELDS = "fields"  # logging `extra={"fields": {...}}`: added to the JSON object as is
+# Made once: `json.dumps` with options builds a new encoder for every line.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
 
 
 @dataclass
@@ -80,7 +82,7 @@ class JsonFormatter(logging.Formatter):
             line.setdefault(key, value)
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
-        return json.dumps(line, ensure_ascii=False, default=str)
+        return _ENCODER.encode(line)
 
 
 class TextFormatter(logging.Formatter):
@@ -116,6 +118,13 @@ def configure(name: str = "auto", level: int = logging.INFO, stream: TextIO | No
     handler.setFormatter(JsonFormatter() if chosen == "json" else TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
+    # Neither format shows the source line, thread or process, and a server writes a line
+    # for every request: the logging HOWTO's "Optimization" switches, so that each record
+    # skips looking them up.
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     root.setLevel(level)
     for noisy in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(noisy).handlers[:] = []

@@ -56,10 +56,19 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(CallCollector(flows, call_log, clock))
+        self._children: dict[tuple[str, int], tuple[Histogram, Counter]] = {}
 
     def observe(self, route: str, status: int, seconds: float) -> None:
-        self.latency.labels(route).observe(seconds)
-        self.requests.labels(route, str(status)).inc()
+        # The labelled children, found once per route and status: `labels()` on every
+        # request showed in profiles. Routes are templates, so the pairs are few.
+        key = (route, status)
+        children = self._children.get(key)
+        if children is None:
+            children = (self.latency.labels(route), self.requests.labels(route, str(status)))
+            if len(self._children) < STATIC_ROUTES:
+                self._children[key] = children
+        children[0].observe(seconds)
+        children[1].inc()
 
     async def endpoint(self, _: Request) -> Response:
         return Response(render(self.registry), media_type=CONTENT_TYPE_LATEST)
