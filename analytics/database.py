@@ -26,6 +26,11 @@ from analytics.watchdog import Watchdog, is_guarded
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 WRITE = {"ivr_write": True}  # execution option: this transaction will write
 BUSY_TIMEOUT_MS = 10_000
+# SQLite's page cache per connection, in KiB (its default is 2,000). Each pooled connection
+# fills its own as the file grows, so a server's memory crept up for as long as the
+# database did; what the webhooks read again is a call's recent rows, and the operating
+# system's file cache holds the rest.
+SQLITE_CACHE_KIB = 512
 CONNECT_TIMEOUT_S = 5
 ORPHAN_TIMEOUT_MS = 10_000
 # Seconds a PostgreSQL connection may stay checked out (a transaction, a report query)
@@ -141,6 +146,7 @@ def _sqlite_engine(url: URL) -> Engine:
             if url.database not in (None, "", ":memory:"):
                 _set_wal(cursor)
             cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
         finally:
             cursor.close()
 
