@@ -28,6 +28,11 @@ default) at the fixed rate for that many seconds and prints the servers' RSS eve
 
 Two server processes share the database and take every other webhook (the stand-in's
 round-robin), as `ivr serve` behind a load balancer would.
+
+The load comes from LOADERS processes started together (each with its share of the
+callers or of the paced calls), as Twilio's requests come from many machines: from one
+Python process, answers waited on its own threads and the bare endpoint's p99 read
+40-160 ms instead of 3.
 """
 
 from __future__ import annotations
