@@ -24,11 +24,11 @@ MAX_BODY = 1_000_000
 MAX_VALUE = 200  # numbers, sids, statuses: the database keeps at most this
 # Longer ones: what the caller said or keyed (the handlers refuse far longer input) and
 # the URL of a failed request, which carries the call's state.
+FIELD_LIMITS = {"CallSid": 64, "SpeechResult": 10_000, "Digits": 10_000, "ErrorUrl": 10_000}
 # Tabs and line breaks (a %09 in the path is one once decoded) vanish when a URL is parsed,
 # so `request.url` has none: the URL rebuilt from the scope drops them too. (The query
 # string comes as sent, where HTTP allows neither.)
 _URL_DROPS = str.maketrans("", "", "\t\r\n")
-FIELD_LIMITS = {"CallSid": 64, "SpeechResult": 10_000, "Digits": 10_000, "ErrorUrl": 10_000}
 
 
 class FormParams(ImmutableMultiDict[str, str]):
