@@ -155,19 +155,20 @@ def refresh(
             cached = known_events.get(sid) if known_events is not None else None
             if cached is not None and sid in before and before[sid][1] == len(cached):
                 known[sid] = cached + added.get(sid, [])
-        unknown = [sid for sid in chunk if sid not in known]
-        if unknown:
-            # A call this transaction began (or one the cache lost) may have no other
-            # events than those just added: counting them is cheaper than reading back.
+        # A call without a summary yet (one this transaction began, mostly) may have no
+        # other events than those just added: counting them is cheaper than reading back.
+        # A summary row means earlier events, so the others are read back at once.
+        new_calls = [sid for sid in chunk if sid not in before and sid in added]
+        if new_calls:
             stored_counts = connection.execute(
                 select(events.c.call_sid, func.count())
-                .where(events.c.call_sid.in_(unknown))
+                .where(events.c.call_sid.in_(new_calls))
                 .group_by(events.c.call_sid)
             )
             for sid, stored in stored_counts:
-                if sid in added and stored == len(added[sid]):
+                if stored == len(added[sid]):
                     known[sid] = added[sid]
-            unknown = [sid for sid in unknown if sid not in known]
+        unknown = [sid for sid in chunk if sid not in known]
         if unknown:
             found = connection.execute(
                 select(events).where(events.c.call_sid.in_(unknown)).order_by(events.c.call_sid)
