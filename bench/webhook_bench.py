@@ -313,10 +313,8 @@ def in_processes(
     tick: Callable[[float], None] | None = None,
 ) -> Run:
     """`target(started, *share)` in a process of its own for each share, `started()`
-    returning one moment for all once they are set up; their runs merged. The load
-    comes from several processes because one Python process sending it all made
-    answers wait for its own threads: a bare endpoint answering in 2 ms showed a p99 of
-    40-160 ms that way, 3 ms this way."""
+    returning one moment for all once they are set up; their runs merged (see the
+    module's docstring for why the load comes from several processes)."""
     context = multiprocessing.get_context("spawn")
     ready = context.Barrier(len(shares) + 1)
     start = context.Value("d", 0.0)
