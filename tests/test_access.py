@@ -21,6 +21,7 @@ from starlette.datastructures import Headers
 from flows.catalog import Catalog
 from flows.loader import load_text
 from ivr.ports import MemoryCallLog
+from tests.news_flow import news_flow
 from tests.twilio_caller import FakeTwilio, free_port, serve
 from webhooks import access
 from webhooks.app import create_app
@@ -28,18 +29,7 @@ from webhooks.settings import Settings
 
 TOKEN = "access-token"
 KEY = "k3y-for-the-api-0123456789"
-FLOW = """
-id: gate
-escape: {queue: support}
-queues: {support: {callback: {offer_after: 30s}}}
-start: menu
-nodes:
-  menu:
-    menu:
-      prompt: "Press 1 for news. Press 0 or say agent for a person."
-      options: [{digit: "1", goto: news}]
-  news: {end: {say: "No news.", resolved: true}}
-"""
+FLOW = news_flow("gate")
 PROTECTED = ["/api/calls/{sid}", "/docs", "/openapi.json", "/metrics", "/"]
 
 

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from flows.catalog import Catalog
 from flows.loader import load_text
 from ivr.ports import MemoryCallLog
+from tests.news_flow import news_flow
 from tests.twilio_caller import FakeTwilio, serve
 from webhooks.app import create_app
 from webhooks.fast_path import direct_endpoints
@@ -23,17 +24,7 @@ from webhooks.twilio_request import public_url
 
 TOKEN = "fast-token"
 PUBLIC = "https://ivr.example.com"
-FLOW = """
-id: short
-escape: {queue: support}
-start: menu
-nodes:
-  menu:
-    menu:
-      prompt: "Press 1 for news. Press 0 or say agent for a person."
-      options: [{digit: "1", goto: news}]
-  news: {end: {say: "No news.", resolved: true}}
-"""
+FLOW = news_flow("short")
 
 
 def _app() -> FastAPI:

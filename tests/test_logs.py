@@ -22,23 +22,13 @@ from flows.catalog import Catalog
 from flows.loader import load_text
 from ivr.logs import JsonFormatter, TextFormatter, begin_request, bind_call, end_request
 from ivr.ports import MemoryCallLog
+from tests.news_flow import news_flow
 from tests.twilio_caller import FakeTwilio, free_port, serve
 from webhooks.app import create_app
 from webhooks.settings import Settings
 
 TOKEN = "logs-token"
-FLOW = """
-id: logged
-escape: {queue: support}
-queues: {support: {callback: {offer_after: 30s}}}
-start: menu
-nodes:
-  menu:
-    menu:
-      prompt: "Press 1 for news. Press 0 or say agent for a person."
-      options: [{digit: "1", goto: news}]
-  news: {end: {say: "No news.", resolved: true}}
-"""
+FLOW = news_flow("logged")
 
 
 @pytest.fixture

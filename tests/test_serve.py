@@ -13,20 +13,10 @@ import httpx
 import pytest
 from twilio.request_validator import RequestValidator
 
+from tests.news_flow import news_flow
 from tests.twilio_caller import free_port
 
-FLOW = """
-id: served
-escape: {queue: support}
-queues: {support: {callback: {offer_after: 30s}}}
-start: menu
-nodes:
-  menu:
-    menu:
-      prompt: "Press 1 for news. Press 0 or say agent for a person."
-      options: [{digit: "1", goto: news}]
-  news: {end: {say: "No news.", resolved: true}}
-"""
+FLOW = news_flow("served")
 
 
 @pytest.fixture
