@@ -8,7 +8,6 @@ connections. Migrations run from code: no alembic.ini.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
 from pathlib import Path
@@ -22,6 +21,7 @@ from sqlalchemy.engine import URL, make_url
 
 from analytics.errors import StoreError
 from analytics.watchdog import Watchdog, is_guarded
+from ivr import json_text as json_codec
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 WRITE = {"ivr_write": True}  # execution option: this transaction will write
@@ -69,8 +69,8 @@ def dialect_insert(dialect: str, table: Any) -> Any:
 
 
 def json_text(value: Any) -> str:
-    # default=str: a stray datetime or Decimal in event details is kept as text, not lost.
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    # A stray datetime or Decimal in event details is kept as text, not lost.
+    return json_codec.dumps_text(value)
 
 
 def make_engine(url: URL) -> Engine:
@@ -93,7 +93,11 @@ def make_engine(url: URL) -> Engine:
             f"-c lock_timeout={ORPHAN_TIMEOUT_MS}"
         )
     engine = create_engine(
-        url, pool_pre_ping=True, json_serializer=json_text, connect_args=connect_args
+        url,
+        pool_pre_ping=True,
+        json_serializer=json_text,
+        json_deserializer=json_codec.loads,
+        connect_args=connect_args,
     )
     _bound_hung_connections(engine, Watchdog(HUNG_AFTER_S))
     return engine
@@ -135,6 +139,7 @@ def _sqlite_engine(url: URL) -> Engine:
     engine = create_engine(
         url,
         json_serializer=json_text,
+        json_deserializer=json_codec.loads,
         connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
     )
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import errno
 import itertools
-import json
 import logging
 import os
 import threading
@@ -27,6 +26,7 @@ from analytics.errors import StoreError, StoreUnavailable
 from analytics.records import Booking, CallIdentity, EventRow, event_rows
 from analytics.store import Store
 from analytics.watchdog import guarded
+from ivr import json_text
 from ivr.actions import Event
 from ivr.state import CallState
 
@@ -309,7 +309,7 @@ class SpoolFlusher:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    return json_text.dumps_text(value)
 
 
 def _save_json(state: CallState, now_ms: int) -> dict[str, Any]:
@@ -341,7 +341,7 @@ def decode_write(
     line: str,
 ) -> tuple[list[tuple[CallState, int]], list[EventRow], list[Booking], int]:
     """What `encode_write` wrote; ValueError, KeyError or TypeError if it is not that."""
-    data = json.loads(line)
+    data = json_text.loads(line)
     saves = [_save_of(x) for x in data["calls"]]
     rows = [EventRow.from_json(x) for x in data["events"]]
     bookings = [Booking.from_json(x) for x in data["callbacks"]]
@@ -350,7 +350,7 @@ def decode_write(
 
 def _read_lines(path: Path) -> list[dict[str, Any]]:
     text = path.read_text(encoding="utf-8")
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
+    return [json_text.loads(line) for line in text.splitlines() if line.strip()]
 
 
 def _decode(

@@ -9,21 +9,20 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import zlib
 
+from ivr import json_text
 from ivr.state import CallState
 
 MAX_TOKEN = 6000  # characters; Twilio's URL limit is larger, this keeps answers small
 KEEP_TURNS = 10
 WINDOW_BITS, MEMORY_LEVEL = 12, 4
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)  # made once
 
 
 def encode(state: CallState) -> str:
     if len(state.turns) > KEEP_TURNS:  # the database keeps the full history
         state = state.moved(turns=state.turns[-KEEP_TURNS:])
-    raw = _ENCODER.encode(state.to_json()).encode("utf-8")
+    raw = json_text.dumps(state.to_json())
     # A 4 kB window and small tables: a state is a few hundred bytes, and setting up
     # zlib's default 256 kB of state took eight times longer than compressing it, for
     # the same output. Any zlib stream decodes with the default settings below.
@@ -42,6 +41,6 @@ def decode(token: str) -> CallState | None:
         raw = unpacker.decompress(packed, 1_000_000)
         if not unpacker.eof:  # cut short (its checksum too) or larger than any state
             return None
-        return CallState.from_json(json.loads(raw))
+        return CallState.from_json(json_text.loads(raw))
     except (binascii.Error, zlib.error, ValueError, TypeError, KeyError, AttributeError):
         return None
