@@ -21,7 +21,7 @@ from collections.abc import Collection, Sequence
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
 from analytics import pg_bulk, rollups
 from analytics.database import dialect_insert
@@ -153,8 +153,14 @@ def refresh(
         known: dict[str, _Known] = {}
         for sid in chunk:
             cached = known_events.get(sid) if known_events is not None else None
-            if cached is not None and sid in before and before[sid][1] == len(cached):
+            if cached is None or sid not in before:
+                continue
+            if before[sid][1] == len(cached):
                 known[sid] = cached + added.get(sid, [])
+            elif before[sid][1] > len(cached):
+                caught_up = _caught_up(connection, sid, cached, before[sid][1], added.get(sid, []))
+                if caught_up is not None:
+                    known[sid] = caught_up
         # A call without a summary yet (one this transaction began, mostly) may have no
         # other events than those just added: counting them is cheaper than reading back.
         # A summary row means earlier events, so the others are read back at once.
@@ -188,6 +194,34 @@ def refresh(
                 known_events.put(sid, known[sid], ended=summary["ended_by"] is not None)
         days = [started for started, _ in before.values()]
         rollups.mark_dirty(connection, dialect, [*days, *(r["started_at_ms"] for r in rows)])
+
+
+_LATER_EVENTS = (
+    select(events)
+    .where(events.c.call_sid == bindparam("sid"), events.c.seq > bindparam("after"))
+    .order_by(events.c.seq)
+)
+
+
+def _caught_up(
+    connection: Connection, sid: str, cached: _Known, stored: int, added: _Known
+) -> _Known | None:
+    """The call's events when another process wrote some since this one last did (a call
+    whose webhooks go to several servers in turn): the cached ones and those after the
+    last cached seq, read back; None unless that makes as many as are stored (an event
+    behind the cached ones arrived too), when all are read back instead. Before, every
+    such write read all of the call's events back: most of a busy writer's time with two
+    servers."""
+    after = max(row.seq for row, _ in cached)
+    mine = {row.seq for row, _ in added}
+    later = [
+        EventRow.read(r)
+        for r in connection.execute(_LATER_EVENTS, {"sid": sid, "after": after})
+        if r.seq not in mine
+    ]
+    if len(cached) + len(later) != stored:
+        return None
+    return cached + [(row, row.to_event()) for row in later] + added
 
 
 def close_stale(connection: Connection, dialect: str, cutoff_ms: int) -> int:

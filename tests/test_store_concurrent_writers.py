@@ -113,3 +113,43 @@ def summary_of(store: Store, call_sid: str) -> dict[str, object]:
             select(call_summaries).where(call_summaries.c.call_sid == call_sid)
         ).one()
     return dict(found._mapping)
+
+
+def test_calls_whose_steps_alternate_between_servers_are_summarised_from_all_events(
+    store: Store, db_url: str
+) -> None:
+    """Each server reads back only the events written since its own last ones; an event
+    that arrived behind those (a late retry) still counts."""
+    other = Store(db_url)
+    at = T0 + timedelta(hours=1)
+    steps = [  # (server, seq, kind): servers in turn, as a round-robin balancer sends them
+        (store, 1, "call_started"),
+        (store, 2, "node_entered"),
+        (other, 3, "digits"),
+        (other, 4, "queued"),
+        (store, 5, "queue_update"),
+        (other, 7, "queue_update"),
+        (store, 6, "queue_update"),  # behind 7, which the other server already wrote
+        (other, 10**6, "call_ended"),
+    ]
+    try:
+        for n in range(3):
+            call = CallRef(f"CAturns{n}", "shop", "v1")
+            for server, seq, kind in steps:
+                details = {"queue": "support"} if kind == "queued" else {}
+                if kind == "call_ended":
+                    details = {"status": "completed", "duration": "90"}
+                moment = at + timedelta(minutes=n, seconds=seq if seq < 100 else 90)
+                server.append_events(call, [Event(kind, moment, "menu", details, seq=seq)])
+        kept = {n: summary_of(store, f"CAturns{n}") for n in range(3)}
+        fresh = Store(db_url)  # no cache: every summary worked out from all stored events
+        try:
+            fresh.resummarize()
+        finally:
+            fresh.close()
+        for n in range(3):
+            assert summary_of(store, f"CAturns{n}") == kept[n]
+            assert kept[n]["event_count"] == len(steps)
+            assert kept[n]["outcome"] == "abandoned_queue"
+    finally:
+        other.close()
