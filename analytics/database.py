@@ -31,6 +31,12 @@ BUSY_TIMEOUT_MS = 10_000
 # database did; what the webhooks read again is a call's recent rows, and the operating
 # system's file cache holds the rest.
 SQLITE_CACHE_KIB = 512
+# Prepared statements Python's sqlite3 keeps per connection (its default is 128). The
+# writer's statements change shape with their batch (an INSERT of n rows, an IN of n
+# calls), so each connection slowly filled its cache with large statements never run
+# again: a server's memory grew by tens of MB over minutes (bench/webhook_bench.py
+# --soak). The few fixed statements are used often enough to stay among the last eight.
+SQLITE_STATEMENT_CACHE = 8
 CONNECT_TIMEOUT_S = 5
 ORPHAN_TIMEOUT_MS = 10_000
 # Seconds a PostgreSQL connection may stay checked out (a transaction, a report query)
@@ -140,7 +146,11 @@ def _sqlite_engine(url: URL) -> Engine:
         url,
         json_serializer=json_text,
         json_deserializer=json_codec.loads,
-        connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
+        connect_args={
+            "check_same_thread": False,
+            "timeout": BUSY_TIMEOUT_MS / 1000,
+            "cached_statements": SQLITE_STATEMENT_CACHE,
+        },
     )
 
     @event.listens_for(engine, "connect")
