@@ -15,7 +15,15 @@ from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, and_, func, or_, select, text, update
 from sqlalchemy.engine import URL
 
-from analytics import callback_line, pg_bulk, queue_board, retention, rollups, summaries
+from analytics import (
+    callback_line,
+    pg_bulk,
+    queue_board,
+    retention,
+    rollups,
+    sqlite_bulk,
+    summaries,
+)
 from analytics.database import (
     WRITE,
     current_revision,
@@ -34,7 +42,7 @@ from ivr.state import CallState
 
 _BATCH = 500  # rows per INSERT: far below SQLite's limit on bound parameters
 _PG_BATCH = 5_000  # rows per INSERT on PostgreSQL: one array parameter per column
-_PG_EVENTS_TAIL = "ON CONFLICT (call_sid, seq) DO NOTHING RETURNING call_sid, seq"
+_EVENTS_TAIL = "ON CONFLICT (call_sid, seq) DO NOTHING RETURNING call_sid, seq"
 _CLAIM_TRIES = 20  # claims lost to a faster agent before giving up for now
 
 
@@ -375,21 +383,18 @@ class Store:
             batch = _PG_BATCH
 
             def insert(chunk: list[dict[str, Any]]) -> Any:
-                return pg_bulk.insert(connection, events, chunk, _PG_EVENTS_TAIL)
-        else:
-            # One statement, many parameter sets: compiled once and cached (a multi-row
-            # VALUES literal is compiled afresh for every batch, which cost more than the
-            # writing).
-            batch, statement = _BATCH, _event_insert(self.dialect)
+                return pg_bulk.insert(connection, events, chunk, _EVENTS_TAIL)
+        else:  # many rows a statement, straight to sqlite3: see analytics.sqlite_bulk
+            batch = _BATCH
 
             def insert(chunk: list[dict[str, Any]]) -> Any:
-                return connection.execute(statement, chunk)
+                return sqlite_bulk.insert_returning(connection, events, chunk, _EVENTS_TAIL)
 
         by_key = {(row.call_sid, row.seq): row for row in reversed(rows)}  # the first of twins
         added: list[EventRow] = []
         for start in range(0, len(rows), batch):
             inserted = insert([row.to_json() for row in rows[start : start + batch]])
-            added += (by_key[(sid, seq)] for sid, seq in inserted.all())
+            added += (by_key[(sid, seq)] for sid, seq in inserted)
         # Same transaction: a call's summary never lags behind its events.
         summaries.refresh(
             connection,
@@ -448,14 +453,4 @@ def _call_upsert(dialect: str) -> Any:
                 calls.c.state["events"].as_integer() <= new.state["events"].as_integer(),
             ),
         ),
-    )
-
-
-@cache
-def _event_insert(dialect: str) -> Any:
-    """One statement, many parameter sets: compiled once and cached."""
-    return (
-        dialect_insert(dialect, events)
-        .on_conflict_do_nothing(index_elements=[events.c.call_sid, events.c.seq])
-        .returning(events.c.call_sid, events.c.seq)
     )

@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, select, update
 
-from analytics import pg_bulk, rollups
+from analytics import pg_bulk, rollups, sqlite_bulk
 from analytics.database import dialect_insert
 from analytics.moments import from_epoch_ms
 from analytics.records import EventRow
@@ -187,7 +187,7 @@ def refresh(
         if dialect == "postgresql":
             pg_bulk.insert(connection, call_summaries, rows, _pg_upsert_tail(tuple(rows[0])))
         else:
-            connection.execute(_upsert(dialect), rows)
+            sqlite_bulk.execute_many(connection, _upsert(dialect), rows)
         if known_events is not None:
             for summary in rows:
                 sid = summary["call_sid"]
