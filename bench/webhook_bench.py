@@ -9,10 +9,11 @@ endpoint answering constant TwiML as the ceiling) it starts the servers and meas
   are sent whatever the answers take (each call's webhooks in turn, as Twilio sends
   them): webhook latency p50/p99/max at that rate.
 
-It prints a table: requests/s, latency, server CPU per request, server memory (RSS) at
-the start and the end, and events written against expected (every call writes as many
-as one call alone: nothing may be lost), counted once the servers' journals have been
-replayed into the database, with how long that took after the load ended.
+It prints a table: requests/s, latency, server CPU per request, the load generator's CPU
+per request in the closed loop (it shares the cores with the servers), server memory
+(RSS) at the start and the end, and events written against expected (every call writes
+as many as one call alone: nothing may be lost), counted once the servers' journals have
+been replayed into the database, with how long that took after the load ended.
 
     .venv/bin/python bench/webhook_bench.py [--callers 8] [--seconds 20] [--rate 200]
         [--repeat 3] [--only sqlite] [--pg URL]
@@ -92,6 +93,7 @@ class Run:
     calls: int = 0
     late: int = 0  # open loop: calls that started more than LATE after their time
     seconds: float = 0.0
+    load_cpu: float = 0.0  # CPU seconds the load generator's processes spent sending it
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def rate(self) -> float:
@@ -297,14 +299,18 @@ def _load_process(
     start: Any,
     results: Any,
 ) -> None:
+    cpu_at_start = [0.0]
+
     def started() -> float:
         """Waits for every process to be set up: they start together."""
         ready.wait()
         ready.wait()
+        cpu_at_start[0] = time.process_time()  # all of this process's threads
         return float(start.value)
 
     run = target(started, *share)
-    results.put((run.latencies, run.calls, run.late, run.seconds))
+    load_cpu = time.process_time() - cpu_at_start[0]
+    results.put((run.latencies, run.calls, run.late, run.seconds, load_cpu))
 
 
 def in_processes(
@@ -333,7 +339,7 @@ def in_processes(
     last_tick = 0.0
     while received < len(processes):
         try:
-            latencies, calls, late, seconds = results.get(timeout=0.2)
+            latencies, calls, late, seconds, load_cpu = results.get(timeout=0.2)
         except queue.Empty:
             if any(p.exitcode not in (None, 0) for p in processes):
                 raise RuntimeError("a load process failed") from None
@@ -343,6 +349,7 @@ def in_processes(
             merged.calls += calls
             merged.late += late
             merged.seconds = max(merged.seconds, seconds)
+            merged.load_cpu += load_cpu
         elapsed = time.monotonic() - began
         if tick is not None and elapsed - last_tick >= 1.0:
             last_tick = elapsed
@@ -379,6 +386,7 @@ class Figures:
     closed: Run | None = None
     fixed: Run | None = None
     cpu_ms: float = 0.0
+    load_cpu_ms: float = 0.0  # the load generator's CPU per request, flat out
     rss: tuple[float, float] = (0.0, 0.0)
     events: str = "-"
     drain_s: str = "-"
@@ -414,6 +422,9 @@ def bench(
         figures.closed = max(closed, key=lambda r: r.rate()) if closed else None
         figures.fixed = sorted(fixed, key=lambda r: r.ms(0.99))[len(fixed) // 2] if fixed else None
         figures.cpu_ms = (running.cpu() - cpu0) / requests * 1000
+        if closed:
+            sent = sum(len(run.latencies) for run in closed)
+            figures.load_cpu_ms = sum(run.load_cpu for run in closed) / sent * 1000
         figures.rss = (figures.rss[0], running.rss())
         if db is not None:
             expected = per_call_events * calls
@@ -429,7 +440,8 @@ def table(all_figures: list[Figures], rate: float) -> str:
         header += [f"req/s sent (of {rate:.0f})", "late calls", "p50 ms", "p99 ms", "max ms"]
     else:
         header += ["p50 ms", "p99 ms", "max ms"]
-    header += ["CPU ms/req", "RSS MB", "events written/expected", "drain s"]
+    header += ["CPU ms/req", "load gen. CPU ms/req", "RSS MB", "events written/expected"]
+    header += ["drain s"]
     rows = [header]
     for f in all_figures:
         closed = f.closed
@@ -439,7 +451,8 @@ def table(all_figures: list[Figures], rate: float) -> str:
             row += [f"{measured.rate():.0f}", f"{measured.late}/{measured.calls}"]
         if measured is not None:
             row += [f"{measured.ms(0.5):.1f}", f"{measured.ms(0.99):.1f}", f"{measured.ms(1):.1f}"]
-        row += [f"{f.cpu_ms:.2f}", f"{f.rss[0]:.0f}->{f.rss[1]:.0f}", f.events, f.drain_s]
+        load = f"{f.load_cpu_ms:.2f}" if f.closed else "-"
+        row += [f"{f.cpu_ms:.2f}", load, f"{f.rss[0]:.0f}->{f.rss[1]:.0f}", f.events, f.drain_s]
         rows.append(row)
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     return "\n".join(
