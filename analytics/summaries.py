@@ -9,8 +9,10 @@ known to hold them all: each summary row keeps the number of events it was worke
 from (`event_count`), every write of a call's events takes the call's lock (PostgreSQL;
 SQLite writes one at a time anyway), and the count in the row equals the cached count
 only when no one else has added an event since. A call with no events but those being
-added needs no cache: a count by the `call_sid` index tells. Otherwise they are read back
-by that index.
+added needs no cache: a count by the `call_sid` index tells. When another server added
+events since (its webhooks alternate between servers), those after the last cached one
+are read back, if with the cached ones they make the stored count. Otherwise all are read
+back by that index.
 """
 
 from __future__ import annotations
