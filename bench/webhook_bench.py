@@ -25,7 +25,8 @@ the open-loop run with the median p99. CPU, memory and events cover all N.
 
 `--soak` runs one configuration (the first that `--only` names; SQLite with one worker by
 default) at the fixed rate for that many seconds and prints the servers' RSS every
-`--every` seconds, with its start, end and peak.
+`--every` seconds, with its start, end and peak, then the p99, max and late calls of
+each such period.
 
 Two server processes share the database and take every other webhook (the stand-in's
 round-robin), as `ivr serve` behind a load balancer would.
@@ -90,6 +91,8 @@ CONFIGURATIONS = (  # name, server processes, database ("sqlite", "postgresql" o
 @dataclass
 class Run:
     latencies: list[float] = field(default_factory=list)
+    sent_at: list[float] = field(default_factory=list)  # time.monotonic() of each request
+    late_at: list[float] = field(default_factory=list)  # open loop: when late calls were due
     calls: int = 0
     late: int = 0  # open loop: calls that started more than LATE after their time
     seconds: float = 0.0
@@ -110,10 +113,11 @@ class TimedWebhooks(Webhooks):
         self.run = run
 
     def post(self, url: str, params: object, method: str = "POST") -> httpx.Response:
-        started = time.perf_counter()
+        sent, started = time.monotonic(), time.perf_counter()
         response = super().post(url, params, method)  # type: ignore[arg-type]
         with self.run.lock:
             self.run.latencies.append(time.perf_counter() - started)
+            self.run.sent_at.append(sent)
         return response
 
 
@@ -253,6 +257,7 @@ def _open_share(
             if time.monotonic() - at > LATE:
                 with run.lock:
                     run.late += 1
+                    run.late_at.append(at)
             place_call(webhooks)
             with run.lock:
                 run.calls += 1
@@ -310,7 +315,7 @@ def _load_process(
 
     run = target(started, *share)
     load_cpu = time.process_time() - cpu_at_start[0]
-    results.put((run.latencies, run.calls, run.late, run.seconds, load_cpu))
+    results.put((run.latencies, run.sent_at, run.late_at, run.calls, run.seconds, load_cpu))
 
 
 def in_processes(
@@ -339,15 +344,17 @@ def in_processes(
     last_tick = 0.0
     while received < len(processes):
         try:
-            latencies, calls, late, seconds, load_cpu = results.get(timeout=0.2)
+            latencies, sent_at, late_at, calls, seconds, load_cpu = results.get(timeout=0.2)
         except queue.Empty:
             if any(p.exitcode not in (None, 0) for p in processes):
                 raise RuntimeError("a load process failed") from None
         else:
             received += 1
             merged.latencies += latencies
+            merged.sent_at += sent_at
+            merged.late_at += late_at
             merged.calls += calls
-            merged.late += late
+            merged.late += len(late_at)
             merged.seconds = max(merged.seconds, seconds)
             merged.load_cpu += load_cpu
         elapsed = time.monotonic() - began
@@ -510,6 +517,8 @@ def soak(name: str, count: int, kind: str | None, args: argparse.Namespace) -> i
     rss = [mb for _, mb in samples]
     print(f"RSS MB every {args.every:.0f} s: {series}")
     print(f"RSS MB start {rss[0]:.1f}, end {rss[-1]:.1f}, peak {max(rss):.1f}")
+    for line in periods(run, args.every):
+        print(line)
     print(
         f"requests {len(run.latencies)} ({run.rate():.0f}/s), late calls {run.late}/{run.calls}, "
         f"p50 {run.ms(0.5):.1f} ms, p99 {run.ms(0.99):.1f} ms, max {run.ms(1):.1f} ms, "
@@ -520,6 +529,26 @@ def soak(name: str, count: int, kind: str | None, args: argparse.Namespace) -> i
         f"(drained {took:.1f} s after the load)"
     )
     return 0
+
+
+def periods(run: Run, every: float) -> list[str]:
+    """Latency and late calls per `every` seconds of a run: whether a high p99 comes from
+    a few moments (the machine, or the load generator falling behind: late calls) or
+    from all along."""
+    if not run.sent_at:
+        return []
+    origin = min(run.sent_at)
+    by_period: dict[int, Run] = {}
+    for sent, latency in zip(run.sent_at, run.latencies, strict=True):
+        by_period.setdefault(int((sent - origin) // every), Run()).latencies.append(latency)
+    for due in run.late_at:
+        by_period.setdefault(max(0, int((due - origin) // every)), Run()).late += 1
+    return [
+        f"  {n * every:5.0f}-{(n + 1) * every:.0f} s: {len(part.latencies)} requests, "
+        f"p99 {part.ms(0.99) if part.latencies else 0:.1f} ms, "
+        f"max {part.ms(1) if part.latencies else 0:.1f} ms, late calls {part.late}"
+        for n, part in sorted(by_period.items())
+    ]
 
 
 def main() -> int:
