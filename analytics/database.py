@@ -74,9 +74,8 @@ def dialect_insert(dialect: str, table: Any) -> Any:
     return (postgresql if dialect == "postgresql" else sqlite).insert(table)
 
 
-def json_text(value: Any) -> str:
-    # A stray datetime or Decimal in event details is kept as text, not lost.
-    return json_codec.dumps_text(value)
+# The JSON columns' text: a stray datetime or Decimal in event details is kept as text.
+json_text = json_codec.dumps_text
 
 
 def make_engine(url: URL) -> Engine:
