@@ -49,6 +49,7 @@ PG_LIVENESS = {  # libpq connection parameters
     "keepalives_count": 3,
     "tcp_user_timeout": 10_000,  # ms that sent data may stay unacknowledged
 }
+PG_PLAN_CACHE_MODE = "force_custom_plan"
 # Arbitrary but fixed: serialises `upgrade()` across processes sharing one PostgreSQL.
 _MIGRATION_LOCK = 0x1F5_EA7C
 
@@ -93,9 +94,16 @@ def make_engine(url: URL) -> Engine:
     if "options" not in url.query:
         # A transaction cut off by a network partition would otherwise hold its row locks
         # until the server's TCP keepalive notices (hours), blocking every later write.
+        # psycopg prepares a statement run five times, and PostgreSQL may then keep one
+        # plan for it, made for the table as it was then: the writer's summary lookup,
+        # planned while the table was a few pages, went on scanning all of it as it grew
+        # (the PostgreSQL soak of bench/webhook_bench.py slowed minute by minute, most
+        # on a server without autovacuum, whose ANALYZE would have dropped the plan).
+        # Planning each run for the table as it is costs less than one such scan.
         connect_args["options"] = (
             f"-c idle_in_transaction_session_timeout={ORPHAN_TIMEOUT_MS} "
-            f"-c lock_timeout={ORPHAN_TIMEOUT_MS}"
+            f"-c lock_timeout={ORPHAN_TIMEOUT_MS} "
+            f"-c plan_cache_mode={PG_PLAN_CACHE_MODE}"
         )
     engine = create_engine(
         url,
