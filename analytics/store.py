@@ -12,7 +12,7 @@ from functools import cache
 from typing import Any
 
 from alembic.util import CommandError
-from sqlalchemy import Connection, Engine, and_, func, or_, select, text, update
+from sqlalchemy import Connection, Engine, and_, bindparam, func, or_, select, text, update
 from sqlalchemy.engine import URL
 
 from analytics import (
@@ -44,6 +44,8 @@ _BATCH = 500  # rows per INSERT: far below SQLite's limit on bound parameters
 _PG_BATCH = 5_000  # rows per INSERT on PostgreSQL: one array parameter per column
 _EVENTS_TAIL = "ON CONFLICT (call_sid, seq) DO NOTHING RETURNING call_sid, seq"
 _CLAIM_TRIES = 20  # claims lost to a faster agent before giving up for now
+# Read on a caller's first request and on every status callback: built once.
+_CALL_STATE = select(calls.c.state).where(calls.c.call_sid == bindparam("sid"))
 
 
 class Store:
@@ -108,7 +110,7 @@ class Store:
 
     def load_call(self, call_sid: str) -> CallState | None:
         with self._read(f"load call {call_sid}") as connection:
-            data = connection.scalar(select(calls.c.state).where(calls.c.call_sid == call_sid))
+            data = connection.scalar(_CALL_STATE, {"sid": call_sid})
         return None if data is None else CallState.from_json(data)
 
     def set_call_status(self, call_sid: str, status: str, now_ms: int, *, ended: bool) -> bool:

@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, select, update
 
-from analytics import pg_bulk, rollups, sqlite_bulk
+from analytics import event_reads, pg_bulk, rollups, sqlite_bulk
 from analytics.database import dialect_insert
 from analytics.moments import from_epoch_ms
 from analytics.records import EventRow
@@ -107,6 +107,17 @@ def _row_of(call_sid: str, known: _Known, short_abandon_s: float) -> dict[str, A
     return row
 
 
+# Built once: building `IN (...)` afresh for every write cost more than running it.
+_SUMMARIES_NOW = select(
+    call_summaries.c.call_sid, call_summaries.c.started_at_ms, call_summaries.c.event_count
+).where(call_summaries.c.call_sid.in_(bindparam("sids", expanding=True)))
+_STORED_COUNTS = (
+    select(events.c.call_sid, func.count())
+    .where(events.c.call_sid.in_(bindparam("sids", expanding=True)))
+    .group_by(events.c.call_sid)
+)
+
+
 @cache
 def _upsert(dialect: str) -> Any:
     """INSERT ... ON CONFLICT DO UPDATE of every column, built once per dialect (building
@@ -144,15 +155,10 @@ def refresh(
         # move it to an earlier day: both days change) and how many events they count.
         before = {
             sid: (started_ms, count)
-            for sid, started_ms, count in connection.execute(
-                select(
-                    call_summaries.c.call_sid,
-                    call_summaries.c.started_at_ms,
-                    call_summaries.c.event_count,
-                ).where(call_summaries.c.call_sid.in_(chunk))
-            )
+            for sid, started_ms, count in connection.execute(_SUMMARIES_NOW, {"sids": chunk})
         }
         known: dict[str, _Known] = {}
+        behind: dict[str, _Known] = {}  # cached, but another server has added events since
         for sid in chunk:
             cached = known_events.get(sid) if known_events is not None else None
             if cached is None or sid not in before:
@@ -160,29 +166,29 @@ def refresh(
             if before[sid][1] == len(cached):
                 known[sid] = cached + added.get(sid, [])
             elif before[sid][1] > len(cached):
-                caught_up = _caught_up(connection, sid, cached, before[sid][1], added.get(sid, []))
-                if caught_up is not None:
-                    known[sid] = caught_up
+                behind[sid] = cached
         # A call without a summary yet (one this transaction began, mostly) may have no
         # other events than those just added: counting them is cheaper than reading back.
         # A summary row means earlier events, so the others are read back at once.
         new_calls = [sid for sid in chunk if sid not in before and sid in added]
         if new_calls:
-            stored_counts = connection.execute(
-                select(events.c.call_sid, func.count())
-                .where(events.c.call_sid.in_(new_calls))
-                .group_by(events.c.call_sid)
-            )
+            stored_counts = connection.execute(_STORED_COUNTS, {"sids": new_calls})
             for sid, stored in stored_counts:
                 if stored == len(added[sid]):
                     known[sid] = added[sid]
-        unknown = [sid for sid in chunk if sid not in known]
-        if unknown:
-            found = connection.execute(
-                select(events).where(events.c.call_sid.in_(unknown)).order_by(events.c.call_sid)
-            ).all()
-            for stored in (EventRow.read(r) for r in found):
-                known.setdefault(stored.call_sid, []).append((stored, stored.to_event()))
+        # The others' events are read back: those after the last cached one for a call
+        # this process wrote before, all of them for the rest, in one statement.
+        after = {sid: max(row.seq for row, _ in cached) for sid, cached in behind.items()}
+        after.update((sid, 0) for sid in chunk if sid not in known and sid not in behind)
+        found = event_reads.events_after(connection, dialect, after)
+        for sid, cached in behind.items():
+            caught_up = _caught_up(cached, found.pop(sid, []), before[sid][1], added.get(sid, []))
+            if caught_up is not None:
+                known[sid] = caught_up
+        everything = [sid for sid in behind if sid not in known]  # an event behind the cache
+        found.update(event_reads.events_after(connection, dialect, dict.fromkeys(everything, 0)))
+        for sid, stored_rows in found.items():
+            known[sid] = [(row, row.to_event()) for row in stored_rows]
         rows = [_row_of(sid, events_of, short_abandon_s) for sid, events_of in known.items()]
         if not rows:
             continue
@@ -198,32 +204,16 @@ def refresh(
         rollups.mark_dirty(connection, dialect, [*days, *(r["started_at_ms"] for r in rows)])
 
 
-_LATER_EVENTS = (
-    select(events)
-    .where(events.c.call_sid == bindparam("sid"), events.c.seq > bindparam("after"))
-    .order_by(events.c.seq)
-)
-
-
-def _caught_up(
-    connection: Connection, sid: str, cached: _Known, stored: int, added: _Known
-) -> _Known | None:
+def _caught_up(cached: _Known, later: list[EventRow], stored: int, added: _Known) -> _Known | None:
     """The call's events when another process wrote some since this one last did (a call
-    whose webhooks go to several servers in turn): the cached ones and those after the
-    last cached seq, read back; None unless that makes as many as are stored (an event
-    behind the cached ones arrived too), when all are read back instead. Before, every
-    such write read all of the call's events back: most of a busy writer's time with two
-    servers."""
-    after = max(row.seq for row, _ in cached)
+    whose webhooks go to several servers in turn): the cached ones and those stored after
+    the last cached seq; None unless that makes as many as are stored (an event behind
+    the cached ones arrived too), when all are read back instead."""
     mine = {row.seq for row, _ in added}
-    later = [
-        EventRow.read(r)
-        for r in connection.execute(_LATER_EVENTS, {"sid": sid, "after": after})
-        if r.seq not in mine
-    ]
-    if len(cached) + len(later) != stored:
+    others = [row for row in later if row.seq not in mine]
+    if len(cached) + len(others) != stored:
         return None
-    return cached + [(row, row.to_event()) for row in later] + added
+    return cached + [(row, row.to_event()) for row in others] + added
 
 
 def close_stale(connection: Connection, dialect: str, cutoff_ms: int) -> int:
