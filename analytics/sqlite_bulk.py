@@ -39,9 +39,18 @@ def _json_columns(table: Table) -> frozenset[str]:
     return frozenset(c.name for c in table.c if isinstance(c.type, JSON))
 
 
-def _value(table: Table, name: str, value: Any) -> Any:
+@cache
+def _as_json(table: Table, columns: tuple[str, ...]) -> tuple[bool, ...]:
+    """Which of these columns take JSON text: looked up once, not for every value."""
+    return tuple(name in _json_columns(table) for name in columns)
+
+
+def _values(table: Table, columns: tuple[str, ...], row: Mapping[str, Any]) -> list[Any]:
     # None too, as SQLAlchemy's JSON type writes it: JSON's null, not SQL's NULL.
-    return json_text(value) if name in _json_columns(table) else value
+    return [
+        json_text(row[name]) if is_json else row[name]
+        for name, is_json in zip(columns, _as_json(table, columns), strict=True)
+    ]
 
 
 def execute_many(
@@ -53,9 +62,7 @@ def execute_many(
     table = statement.table
     assert isinstance(table, Table)
     sql, order = _compiled(statement, tuple(rows[0]))
-    connection.exec_driver_sql(
-        sql, [tuple(_value(table, name, row[name]) for name in order) for row in rows]
-    )
+    connection.exec_driver_sql(sql, [tuple(_values(table, order, row)) for row in rows])
 
 
 @lru_cache(maxsize=32)
@@ -74,6 +81,6 @@ def insert_returning(
     for start in range(0, len(rows), ROWS_PER_INSERT):
         chunk = rows[start : start + ROWS_PER_INSERT]
         sql = _values_sql(table.name, columns, len(chunk), tail)
-        values = tuple(_value(table, name, row[name]) for row in chunk for name in columns)
+        values = tuple(value for row in chunk for value in _values(table, columns, row))
         found += connection.exec_driver_sql(sql, values).all()
     return found
