@@ -9,7 +9,10 @@ endpoint answering constant TwiML as the ceiling) it starts the servers and meas
   are sent whatever the answers take (each call's webhooks in turn, as Twilio sends
   them): webhook latency p50/p99/max at that rate.
 
-It prints a table: requests/s, latency, server CPU per request, the load generator's CPU
+It prints a table: requests/s, for `ivr serve` that as a share of the bare endpoint's
+measured just before each closed loop (a bare server runs alongside all along: the shared
+machine's speed drifts within a run, and a single bare figure at its start does not
+follow), latency, server CPU per request, the load generator's CPU
 per request in the closed loop (it shares the cores with the servers), server memory
 (RSS) at the start and the end, and events written against expected (every call writes
 as many as one call alone: nothing may be lost), counted once the servers' journals have
@@ -49,7 +52,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -397,11 +400,21 @@ class Figures:
     rss: tuple[float, float] = (0.0, 0.0)
     events: str = "-"
     drain_s: str = "-"
+    # Max req/s over the bare endpoint's, each measured right after the bare one: the
+    # shared machine's speed drifts by half within a run, which a single bare figure at
+    # the start does not follow.
+    share: float | None = None
 
 
 def bench(
-    name: str, count: int, db: str | None, args: argparse.Namespace, workdir: Path
+    name: str,
+    count: int,
+    db: str | None,
+    args: argparse.Namespace,
+    workdir: Path,
+    bare: list[str] | None = None,
 ) -> Figures:
+    """`bare`: the bare endpoint's hosts, measured before each closed loop."""
     figures = Figures(name)
     with servers(count, db, workdir) as running:
         hosts = running.hosts
@@ -417,9 +430,13 @@ def bench(
         requests = calls = 0
         closed: list[Run] = []
         fixed: list[Run] = []
+        shares: list[float] = []
         for _ in range(args.repeat):  # noise only ever slows a run down
             if not args.rate_only:
+                ceiling = closed_loop(bare, args.callers, args.seconds) if bare else None
                 closed.append(closed_loop(hosts, args.callers, args.seconds))
+                if ceiling is not None and ceiling.rate():
+                    shares.append(closed[-1].rate() / ceiling.rate())
             if args.rate:
                 fixed.append(open_loop(hosts, args.rate, args.seconds, per_call_requests))
         for run in closed + fixed:
@@ -428,6 +445,7 @@ def bench(
         # The most a configuration did is what it can do; a latency is the run in the middle.
         figures.closed = max(closed, key=lambda r: r.rate()) if closed else None
         figures.fixed = sorted(fixed, key=lambda r: r.ms(0.99))[len(fixed) // 2] if fixed else None
+        figures.share = sorted(shares)[len(shares) // 2] if shares else None
         figures.cpu_ms = (running.cpu() - cpu0) / requests * 1000
         if closed:
             sent = sum(len(run.latencies) for run in closed)
@@ -442,7 +460,7 @@ def bench(
 
 
 def table(all_figures: list[Figures], rate: float) -> str:
-    header = ["configuration", "max req/s"]
+    header = ["configuration", "max req/s", "of bare alongside"]
     if rate:
         header += [f"req/s sent (of {rate:.0f})", "late calls", "p50 ms", "p99 ms", "max ms"]
     else:
@@ -454,6 +472,7 @@ def table(all_figures: list[Figures], rate: float) -> str:
         closed = f.closed
         measured = f.fixed if rate else closed
         row = [f.name, f"{closed.rate():.0f}" if closed else "-"]
+        row.append(f"{f.share:.0%}" if f.share is not None else "-")
         if rate and measured is not None:
             row += [f"{measured.rate():.0f}", f"{measured.late}/{measured.calls}"]
         if measured is not None:
@@ -595,7 +614,11 @@ def main() -> int:
             return 2
         return soak(*serving[0], args)
     results = []
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as alongside:
+        bare: list[str] | None = None
+        if not args.rate_only and any(kind is not None for _, _, kind in chosen):
+            (Path(tmp) / "alongside").mkdir()
+            bare = alongside.enter_context(servers(1, None, Path(tmp) / "alongside")).hosts
         for index, (name, count, kind) in enumerate(chosen):
             workdir = Path(tmp) / f"run{index}"
             workdir.mkdir()
@@ -603,7 +626,7 @@ def main() -> int:
                 results.append(bench(name, count, None, args, workdir))
             else:
                 with database(kind, args.pg, Path(tmp), str(index)) as db:
-                    results.append(bench(name, count, db, args, workdir))
+                    results.append(bench(name, count, db, args, workdir, bare))
             print(table(results, args.rate), file=sys.stderr, flush=True)
     print(table(results, args.rate))
     return 0
