@@ -16,16 +16,14 @@ call's summary counts all its events.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
+from webhook_bench import database  # a fresh database of each kind, dropped after
 
 from analytics import CallRef, Store
 from analytics.records import EventRow, event_rows
@@ -93,23 +91,6 @@ def run(url: str, stores: int, calls: int, batch: int) -> tuple[float, float]:
     finally:
         for writer in writers:
             writer.close()
-
-
-@contextmanager
-def database(kind: str, pg: str, tmp: Path, tag: str) -> Iterator[str]:
-    if kind == "sqlite":
-        yield f"sqlite:///{tmp}/writer-{tag}.db"
-        return
-    admin = create_engine(pg, isolation_level="AUTOCOMMIT")
-    name = f"ivr_writer_bench_{os.getpid()}_{tag}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin.url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def main() -> int:
