@@ -97,8 +97,8 @@ def make_engine(url: URL) -> Engine:
         # psycopg prepares a statement run five times, and PostgreSQL may then keep one
         # plan for it, made for the table as it was then: the writer's summary lookup,
         # planned while the table was a few pages, went on scanning all of it as it grew
-        # (the PostgreSQL soak of bench/webhook_bench.py slowed minute by minute, most
-        # on a server without autovacuum, whose ANALYZE would have dropped the plan).
+        # (the PostgreSQL soak of bench/webhook_bench.py slowed minute by minute, on a
+        # server without autovacuum; autovacuum's ANALYZE drops such plans, but later).
         # Planning each run for the table as it is costs less than one such scan.
         connect_args["options"] = (
             f"-c idle_in_transaction_session_timeout={ORPHAN_TIMEOUT_MS} "
