@@ -45,12 +45,12 @@ def _as_json(table: Table, columns: tuple[str, ...]) -> tuple[bool, ...]:
     return tuple(name in _json_columns(table) for name in columns)
 
 
-def _values(table: Table, columns: tuple[str, ...], row: Mapping[str, Any]) -> list[Any]:
+def _values(table: Table, columns: tuple[str, ...], row: Mapping[str, Any]) -> tuple[Any, ...]:
     # None too, as SQLAlchemy's JSON type writes it: JSON's null, not SQL's NULL.
-    return [
+    return tuple(
         json_text(row[name]) if is_json else row[name]
         for name, is_json in zip(columns, _as_json(table, columns), strict=True)
-    ]
+    )
 
 
 def execute_many(
@@ -62,7 +62,7 @@ def execute_many(
     table = statement.table
     assert isinstance(table, Table)
     sql, order = _compiled(statement, tuple(rows[0]))
-    connection.exec_driver_sql(sql, [tuple(_values(table, order, row)) for row in rows])
+    connection.exec_driver_sql(sql, [_values(table, order, row) for row in rows])
 
 
 @lru_cache(maxsize=32)
