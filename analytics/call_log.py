@@ -108,7 +108,7 @@ class StoreCallLog:
         kept = self.privacy.events(state, events)
         self.writer.submit(Pending(rows=tuple(event_rows(state, kept))))
 
-    def request_callback(self, request: CallbackRequest) -> None:
+    def request_callback(self, request: CallbackRequest, *, read_next: bool = False) -> None:
         booking = Booking(
             call_sid=request.call_sid,
             queue=request.queue,
@@ -117,9 +117,12 @@ class StoreCallLog:
             not_before_ms=epoch_ms(request.not_before) if request.not_before else None,
             requested_at_ms=epoch_ms(request.requested_at),
         )
-        # In the database before the answer: the <Leave> that follows sends Twilio to
-        # the queue's result URL, maybe on another server, which asks for the booking.
-        self.writer.submit(Pending(bookings=(booking,)), wait=self.read_timeout)
+        # With `read_next`, in the database before the answer: the <Leave> that follows
+        # sends Twilio to the queue's result URL, maybe on another server, which asks for
+        # the booking. Otherwise behind it, batched with events: bookings of a call merge
+        # the same in any order (analytics.callback_line.book).
+        wait = self.read_timeout if read_next else 0.0
+        self.writer.submit(Pending(bookings=(booking,)), wait=wait)
         # A cache for answering a caller while the database is away: "did this call book a
         # callback?" (the queue result right after the booking asks exactly that).
         self._recent_bookings.setdefault(request.call_sid, []).append(request)

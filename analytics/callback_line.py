@@ -11,7 +11,19 @@ from collections.abc import Sequence
 from dataclasses import fields
 from typing import Any
 
-from sqlalchemy import Connection, Row, case, insert, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Connection,
+    Row,
+    bindparam,
+    case,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from analytics.records import Callback
 from analytics.tables import CALLBACK_STATUSES, callbacks
@@ -30,51 +42,114 @@ def book(
     now_ms: int,
 ) -> int:
     """A new pending callback, or the call's open one for this queue (a retried request,
-    or the caller choosing another number: the number is updated, the place kept). The
-    same booking again (a spool replayed twice) changes nothing, whatever became of it."""
-    same = connection.scalar(
-        select(callbacks.c.id).where(
-            callbacks.c.call_sid == call_sid,
-            callbacks.c.queue == queue,
-            callbacks.c.number == number,
-            callbacks.c.requested_at_ms == now_ms,
-        )
-    )
-    if same is not None:
-        return int(same)
-    existing = connection.scalar(
-        select(callbacks.c.id)
-        .where(
-            callbacks.c.call_sid == call_sid,
-            callbacks.c.queue == queue,
-            callbacks.c.status.in_(OPEN),
-        )
-        .order_by(callbacks.c.id)
-        .limit(1)
-    )
-    if existing is not None:
+    or the caller choosing another number: the number is updated, the place kept).
+
+    Bookings of one call may reach the database in any order (two servers, each writing
+    behind its answers; a spool replayed twice), and every order ends the same: the
+    number and opening time of the latest asked (`now_ms`) win, the earliest place in
+    line and first request time are kept, and a booking no newer than what a row has
+    taken in (`changed_at_ms`) changes nothing but those two, and them only while the
+    callback is open. (Two asked in the same millisecond: the one written last wins.)"""
+    rows = connection.execute(_CALL_BOOKINGS, {"b_call_sid": call_sid, "b_queue": queue}).all()
+    seen = next((r for r in rows if _has_seen(r, number, now_ms)), None)
+    open_row = next((r for r in reversed(rows) if r.status in OPEN), None)
+    if seen is not None:  # old news: at most an earlier place in line
+        if seen.status in OPEN:
+            connection.execute(
+                _EARLIER,
+                {"b_id": seen.id, "b_place_at_ms": place_at_ms, "b_requested_at_ms": now_ms},
+            )
+        return int(seen.id)
+    if open_row is not None:
         connection.execute(
-            update(callbacks)
-            .where(callbacks.c.id == existing)
-            .values(number=number, not_before_ms=not_before_ms)
+            _NEWER,
+            {
+                "b_id": open_row.id,
+                "b_number": number,
+                "b_not_before_ms": not_before_ms,
+                "b_changed_at_ms": now_ms,
+                "b_place_at_ms": place_at_ms,
+            },
         )
-        return int(existing)
+        return int(open_row.id)
     new_id = connection.scalar(
-        insert(callbacks)
-        .values(
-            call_sid=call_sid,
-            queue=queue,
-            number=number,
-            requested_at_ms=now_ms,
-            place_at_ms=place_at_ms,
-            not_before_ms=not_before_ms,
-            status="pending",
-            attempts=0,
-        )
-        .returning(callbacks.c.id)
+        _INSERT,
+        {
+            "b_call_sid": call_sid,
+            "b_queue": queue,
+            "b_number": number,
+            "b_requested_at_ms": now_ms,
+            "b_changed_at_ms": now_ms,
+            "b_place_at_ms": place_at_ms,
+            "b_not_before_ms": not_before_ms,
+        },
     )
     assert new_id is not None
     return int(new_id)
+
+
+def _has_seen(row: Row[Any], number: str, now_ms: int) -> bool:
+    """Whether the row has taken in a booking asked at `now_ms` for `number`, or a newer one."""
+    changed: int = row.changed_at_ms
+    return changed > now_ms or (changed == now_ms and row.number == number)
+
+
+def _least(column: ColumnElement[int], parameter: str) -> ColumnElement[int]:
+    """The smaller of a column and a parameter (SQLite's min(a, b) is PostgreSQL's
+    least(a, b): this reads the same on both)."""
+    value = bindparam(parameter, type_=BigInteger)
+    return case((value < column, value), else_=column)
+
+
+# Built once: a booking is written on every callback a caller asks for.
+_CALL_BOOKINGS = (
+    select(
+        callbacks.c.id,
+        callbacks.c.status,
+        callbacks.c.number,
+        func.coalesce(callbacks.c.changed_at_ms, callbacks.c.requested_at_ms).label(
+            "changed_at_ms"
+        ),
+    )
+    .where(
+        callbacks.c.call_sid == bindparam("b_call_sid"),
+        callbacks.c.queue == bindparam("b_queue"),
+    )
+    .order_by(callbacks.c.id)
+)
+_EARLIER = (
+    update(callbacks)
+    .where(callbacks.c.id == bindparam("b_id"))
+    .values(
+        place_at_ms=_least(callbacks.c.place_at_ms, "b_place_at_ms"),
+        requested_at_ms=_least(callbacks.c.requested_at_ms, "b_requested_at_ms"),
+    )
+)
+_NEWER = (
+    update(callbacks)
+    .where(callbacks.c.id == bindparam("b_id"))
+    .values(
+        number=bindparam("b_number"),
+        not_before_ms=bindparam("b_not_before_ms"),
+        changed_at_ms=bindparam("b_changed_at_ms"),
+        place_at_ms=_least(callbacks.c.place_at_ms, "b_place_at_ms"),
+    )
+)
+_INSERT = (
+    insert(callbacks)
+    .values(
+        call_sid=bindparam("b_call_sid"),
+        queue=bindparam("b_queue"),
+        number=bindparam("b_number"),
+        requested_at_ms=bindparam("b_requested_at_ms"),
+        changed_at_ms=bindparam("b_changed_at_ms"),
+        place_at_ms=bindparam("b_place_at_ms"),
+        not_before_ms=bindparam("b_not_before_ms"),
+        status="pending",
+        attempts=0,
+    )
+    .returning(callbacks.c.id)
+)
 
 
 def claim_next(

@@ -153,7 +153,8 @@ class Store:
         action = f"save call {calls_named} and " if saves else "save "
         booked = f" and book {len(bookings)} callback(s)" if bookings else ""
         with self._write(f"{action}{len(rows)} event(s){booked}") as connection:
-            _lock_calls(connection, self.dialect, {*latest, *(r.call_sid for r in rows)})
+            sids = {*latest, *(r.call_sid for r in rows), *(b.call_sid for b in bookings)}
+            _lock_calls(connection, self.dialect, sids)
             self._save_calls(connection, list(latest.values()))
             new = self._insert_events(connection, rows)
             for b in bookings:
@@ -251,6 +252,7 @@ class Store:
         the queue). A call has at most one open callback per queue: asking again (a retried
         request, another number) updates it. Returns its id."""
         with self._write(f"book a callback for call {call_sid}") as connection:
+            _lock_calls(connection, self.dialect, {call_sid})
             return callback_line.book(
                 connection, call_sid, queue, number, place_at_ms, not_before_ms, now_ms
             )

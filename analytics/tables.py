@@ -95,6 +95,9 @@ class CallbackRecord(Base):
     queue: Mapped[str] = mapped_column(String(200))
     number: Mapped[str] = mapped_column(String(200))
     requested_at_ms: Mapped[int] = mapped_column(BigInteger)
+    # The request time of the booking whose number it holds (bookings of one call may be
+    # written in any order: the latest asked wins). Empty for rows from before 0005.
+    changed_at_ms: Mapped[int | None] = mapped_column(BigInteger)
     place_at_ms: Mapped[int] = mapped_column(BigInteger)
     not_before_ms: Mapped[int | None] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")

@@ -24,8 +24,10 @@ class CallLog(Protocol):
     def load(self, call_sid: str) -> CallState | None:
         """The latest state of a call, if known."""
 
-    def request_callback(self, request: CallbackRequest) -> None:
-        """Put a callback in line."""
+    def request_callback(self, request: CallbackRequest, *, read_next: bool = False) -> None:
+        """Put a callback in line. `read_next`: the call's next webhook asks whether it
+        booked one, maybe on another server, so it must be there for every server before
+        this returns; otherwise it may be written behind the answer like events."""
 
     def waiting_callers(self, queues: Sequence[str], now: datetime) -> list[WaitingCaller]:
         """Live callers now waiting in these queues, longest-waiting first."""
@@ -149,7 +151,7 @@ class MemoryCallLog:
         for event in events:
             stored.setdefault(event.seq, event)
 
-    def request_callback(self, request: CallbackRequest) -> None:
+    def request_callback(self, request: CallbackRequest, *, read_next: bool = False) -> None:
         if request not in self.callbacks:
             self.callbacks.append(request)
             self.callback_status.append("pending")

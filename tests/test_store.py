@@ -58,7 +58,7 @@ def test_migrations_create_the_tables_and_can_run_twice(db_url: str) -> None:
         assert store.revision() is None
         store.upgrade()
         store.upgrade()
-        assert store.revision() == "0004_summary_event_count"
+        assert store.revision() == "0005_callback_changed_at"
         tables = set(inspect(store.engine).get_table_names())
         assert tables == {"alembic_version", "calls", "events", "callbacks", "call_summaries"} | {
             "report_cells",
@@ -87,7 +87,7 @@ def test_servers_starting_together_migrate_once(db_url: str) -> None:
         thread.join(60)
     assert not failures, failures
     with Store(db_url) as store:
-        assert store.revision() == "0004_summary_event_count"
+        assert store.revision() == "0005_callback_changed_at"
 
 
 def test_a_schema_from_a_newer_release_is_a_store_error(store: Store) -> None:

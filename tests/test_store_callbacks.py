@@ -108,6 +108,50 @@ def test_asking_again_updates_the_open_callback(store: Store) -> None:
     assert other_queue != first
 
 
+# A closed queue's booking (the caller's own number, asked at 10 s), the caller keying
+# another number at the question after it (asked at 14 s, in line from then), and the first
+# written again (a retried request, a spool replayed twice): two servers may write them in
+# any order.
+OWN = ("+15555550100", 10_000, 10_000, 50_000)  # number, place in line, asked at, not before
+KEYED = ("+12125550123", 14_000, 14_000, 60_000)
+
+
+@pytest.mark.parametrize(
+    "order",
+    [
+        pytest.param([OWN, KEYED], id="as-asked"),
+        pytest.param([KEYED, OWN], id="keyed-number-written-first"),
+        pytest.param([OWN, KEYED, OWN], id="first-written-again-after"),
+        pytest.param([KEYED, OWN, KEYED, OWN], id="both-twice-reversed"),
+    ],
+)
+def test_bookings_of_a_call_end_the_same_in_any_order(
+    store: Store, order: list[tuple[str, int, int, int]]
+) -> None:
+    ids = {
+        store.add_callback("CA1", "support", number, place, not_before, asked)
+        for number, place, asked, not_before in order
+    }
+    (only,) = store.callbacks_for("CA1")
+    assert ids == {only.id}
+    assert (only.number, only.not_before_ms) == ("+12125550123", 60_000)  # the latest asked
+    assert (only.place_at_ms, only.requested_at_ms) == (10_000, 10_000)  # the earliest
+
+
+def test_a_booking_written_again_after_its_callback_is_done_changes_nothing(
+    store: Store,
+) -> None:
+    first = store.add_callback("CA1", "support", "+15555550100", 1_000, None, 10_000)
+    claimed = store.claim_next_callback(["support"], "alice", 20_000)
+    assert claimed is not None and claimed.id == first
+    store.finish_callback(first, "completed", 30_000)
+    again = store.add_callback("CA1", "support", "+15555550100", 1_000, None, 10_000)
+    older = store.add_callback("CA1", "support", "+15555550199", 900, None, 9_000)
+    assert again == older == first
+    (only,) = store.callbacks_for("CA1")
+    assert (only.status, only.number, only.place_at_ms) == ("completed", "+15555550100", 1_000)
+
+
 def test_two_agents_racing_never_share_a_callback(db_url: str) -> None:
     total = 120
     with Store(db_url) as setup:

@@ -136,7 +136,7 @@ class QueueWait:
         response = VoiceResponse()
         number = callback_number.chosen(response, state.locale, req.get("Digits"), state.caller)
         now = self.voice.clock()
-        self._book(state, queue, waited, number)
+        self._book(state, queue, waited, number, read_next=True)  # <Leave> asks for it
         event = Event(
             "callback_requested", now, state.node or None, {"queue": queue, "number": number}
         )
@@ -148,7 +148,15 @@ class QueueWait:
         response.leave()
         return str(response)
 
-    def _book(self, state: CallState, queue: str, waited: float, number: str | None = None) -> None:
+    def _book(
+        self,
+        state: CallState,
+        queue: str,
+        waited: float,
+        number: str | None = None,
+        *,
+        read_next: bool = False,
+    ) -> None:
         now = self.voice.clock()
         self.voice.log.request_callback(
             CallbackRequest(
@@ -158,7 +166,8 @@ class QueueWait:
                 place_at=now - timedelta(seconds=waited),
                 not_before=None,
                 requested_at=now,
-            )
+            ),
+            read_next=read_next,
         )
 
     def result(self, req: TwilioRequest, token: str) -> str:

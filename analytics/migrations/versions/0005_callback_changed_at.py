@@ -1,0 +1,29 @@
+"""When a callback's number was last asked for: bookings of one call may be written in
+any order (see analytics.callback_line.book).
+
+Revision ID: 0005_callback_changed_at
+Revises: 0004_summary_event_count
+Create Date: 2026-12-05
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0005_callback_changed_at"
+down_revision: str | None = "0004_summary_event_count"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    # Empty for the callbacks already there: their request time stands in.
+    op.add_column("callbacks", sa.Column("changed_at_ms", sa.BigInteger(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("callbacks") as table:
+        table.drop_column("changed_at_ms")
