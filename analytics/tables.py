@@ -88,7 +88,7 @@ class CallbackRecord(Base):
     the callback keeps their place; `not_before_ms` is the opening time when closed."""
 
     __tablename__ = "callbacks"
-    __table_args__ = (Index(None, "queue", "status", "place_at_ms"),)
+    __table_args__ = (Index(None, "queue", "status", "place_at_ms"), Index(None, "call_sid"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     call_sid: Mapped[str] = mapped_column(String(64))

@@ -10,7 +10,7 @@ from collections import Counter
 
 import pytest
 
-from analytics import Callback, Store
+from analytics import Callback, Store, callback_line
 
 
 def book(store: Store, call_sid: str, place_at_ms: int, **options: object) -> int:
@@ -150,6 +150,20 @@ def test_a_booking_written_again_after_its_callback_is_done_changes_nothing(
     assert again == older == first
     (only,) = store.callbacks_for("CA1")
     assert (only.status, only.number, only.place_at_ms) == ("completed", "+15555550100", 1_000)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_booking_looks_up_its_calls_callbacks_by_index(store: Store) -> None:
+    """Each booking reads the call's callbacks: by its CallSid, not by reading through the
+    whole line of its queue, which grows with every callback waiting."""
+    query = callback_line._CALL_BOOKINGS.compile(store.engine)
+    params = ("CA1", "support")
+    with store.engine.connect() as connection:
+        plan = " ".join(
+            str(row[-1])
+            for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {query}", params)
+        )
+    assert "ix_callbacks_call_sid" in plan, plan
 
 
 def test_two_agents_racing_never_share_a_callback(db_url: str) -> None:

@@ -1,5 +1,7 @@
 """When a callback's number was last asked for: bookings of one call may be written in
-any order (see analytics.callback_line.book).
+any order (see analytics.callback_line.book). And the callbacks of a call found by its
+CallSid, as each booking and the queue's result look for them, without reading every
+callback of the queue.
 
 Revision ID: 0005_callback_changed_at
 Revises: 0004_summary_event_count
@@ -22,8 +24,10 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     # Empty for the callbacks already there: their request time stands in.
     op.add_column("callbacks", sa.Column("changed_at_ms", sa.BigInteger(), nullable=True))
+    op.create_index("ix_callbacks_call_sid", "callbacks", ["call_sid"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_callbacks_call_sid", "callbacks")
     with op.batch_alter_table("callbacks") as table:
         table.drop_column("changed_at_ms")
