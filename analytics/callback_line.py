@@ -51,7 +51,7 @@ def book(
     taken in (`changed_at_ms`) changes nothing but those two, and them only while the
     callback is open. (Two asked in the same millisecond: the one written last wins.)"""
     rows = connection.execute(_CALL_BOOKINGS, {"b_call_sid": call_sid, "b_queue": queue}).all()
-    seen = next((r for r in rows if _has_seen(r, number, now_ms)), None)
+    seen = next((r for r in rows if _has_seen(r.changed_at_ms, r.number, number, now_ms)), None)
     open_row = next((r for r in reversed(rows) if r.status in OPEN), None)
     if seen is not None:  # old news: at most an earlier place in line
         if seen.status in OPEN:
@@ -88,10 +88,10 @@ def book(
     return int(new_id)
 
 
-def _has_seen(row: Row[Any], number: str, now_ms: int) -> bool:
-    """Whether the row has taken in a booking asked at `now_ms` for `number`, or a newer one."""
-    changed: int = row.changed_at_ms
-    return changed > now_ms or (changed == now_ms and row.number == number)
+def _has_seen(changed_at_ms: int, has: str, number: str, now_ms: int) -> bool:
+    """Whether a row changed at `changed_at_ms` holding `has` has taken in a booking asked
+    at `now_ms` for `number`, or a newer one."""
+    return changed_at_ms > now_ms or (changed_at_ms == now_ms and has == number)
 
 
 def _least(column: ColumnElement[int], parameter: str) -> ColumnElement[int]:
