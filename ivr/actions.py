@@ -95,8 +95,13 @@ class Step:
     @property
     def final(self) -> Action | None:
         """The routing action the step ends with, if it hands the call over."""
-        last = self.actions[-1] if self.actions else None
-        return last if isinstance(last, TERMINAL) else None
+        return final_of(self.actions)
+
+
+def final_of(actions: tuple[Action, ...]) -> Action | None:
+    """The routing action a list of actions ends with, if it hands the call over."""
+    last = actions[-1] if actions else None
+    return last if isinstance(last, TERMINAL) else None
 
 
 # --- what the caller does ---------------------------------------------------------

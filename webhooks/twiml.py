@@ -3,12 +3,15 @@ module never sees YAML."""
 
 from __future__ import annotations
 
+import functools
+import secrets
 from urllib.parse import quote
 
 from twilio.twiml.voice_response import Dial as DialVerb
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from ivr.actions import (
+    Action,
     Dial,
     Enqueue,
     Hangup,
@@ -17,10 +20,16 @@ from ivr.actions import (
     RequestCallback,
     Say,
     Step,
+    final_of,
 )
 from webhooks import callback_number
 
 BASE = "/twilio"
+# Documents kept, each with a stand-in for the state token: calls at the same point of a
+# flow hear the same words, so most steps are a lookup and a replace instead of building
+# and serialising XML, which took longer than the rest of the step.
+DOCUMENTS = 4096
+_TOKEN = f"t{secrets.token_hex(16)}"  # no prompt says this: it marks where the token goes
 
 
 def url(route: str, token: str, **extra: str) -> str:
@@ -71,11 +80,19 @@ def _dial(dial: Dial, token: str) -> DialVerb:
 
 def render(step: Step, token: str) -> str:
     """The TwiML document for a step; `token` carries the state after it."""
+    return _document(step.actions, step.state.locale).replace(_TOKEN, token)
+
+
+@functools.lru_cache(maxsize=DOCUMENTS)
+def _document(actions: tuple[Action, ...], locale: str) -> str:
+    """The document for these actions, its URLs carrying `_TOKEN` (`token` and `state`
+    are only used through it and the locale, so they make the key)."""
+    token = _TOKEN
     response = VoiceResponse()
-    final = step.final
-    for action in step.actions:
+    final = final_of(actions)
+    for action in actions:
         match action:
-            case Say() if isinstance(final, RequestCallback) and action is final.confirm:
+            case Say() if isinstance(final, RequestCallback) and action == final.confirm:
                 pass  # said by the number question's action, with the number settled
             case Say():
                 _say(response, action)
@@ -104,7 +121,7 @@ def render(step: Step, token: str) -> str:
                 response.hangup()
             case RequestCallback():
                 # Booked on the answer (webhooks.flow_callback), with the number settled.
-                locale = action.confirm.locale if action.confirm else step.state.locale
+                locale = action.confirm.locale if action.confirm else locale
                 nb = callback_number.not_before_param(action.not_before)
                 callback_number.ask(
                     response, locale, action.number, url("callback-number", token, nb=nb)
