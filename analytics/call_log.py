@@ -11,9 +11,10 @@ wait for pending writes, so they see what was just recorded.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
@@ -89,6 +90,13 @@ class StoreCallLog:
     def flush(self) -> None:
         """Write everything pending now (the database, or the spool when it is down)."""
         self.writer.flush()
+
+    @contextlib.contextmanager
+    def deferred(self) -> Iterator[Callable[[], Awaitable[None]]]:
+        """Writes in the block are journaled without waiting for the fsync: the function
+        it gives awaits it (see analytics.write_behind)."""
+        with self.writer.deferred() as added:
+            yield lambda: self.writer.synced(added)
 
     def close(self) -> None:
         """Write what is pending, stop the writer, close the database connections."""

@@ -4,6 +4,9 @@ One append-only file (a segment) at a time, in the spool folder. Requests append
 each and wait for it to be fsync'ed; whoever comes first writes and fsyncs everything
 appended so far (a group commit), so at a few hundred requests a second most requests
 wait on someone else's fsync instead of paying their own, and nothing is written twice.
+A request answered on the event loop adds its line without waiting (`add`) and awaits
+`synced` before it answers: a thread of the journal's own does that fsync then, and wakes
+the loop once for everyone whose lines it covered.
 
 The writer thread moves the writes into the database from memory and tells the journal
 which are `done`; a segment is deleted once every write in it is done (the current one
@@ -17,13 +20,15 @@ POSIX only (`fcntl.flock`, `os.fdatasync` where the system has it).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import fcntl
 import itertools
 import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, BinaryIO
@@ -42,6 +47,7 @@ class _Segment:
     size: int = 0
     appended: int = 0  # lines counted in this segment (written or about to be)
     done: int = 0  # of those, applied elsewhere: the database or a spool file
+    unsynced: int = 0  # of those, not written and fsync'ed yet: the file must stay
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,19 @@ class _Batch:
     lines: list[bytes] = field(default_factory=list)
     finished: bool = False
     error: OSError | None = None
+    # Event loops awaiting `synced` for these lines, woken once the commit is over.
+    waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = field(
+        default_factory=list
+    )
+
+
+@dataclass(frozen=True)
+class Added:
+    """A line handed to the journal, on disk once `Journal.wait` returns for it or
+    `Journal.synced` has; its `ticket` goes to `done` once the write is applied."""
+
+    ticket: Ticket
+    batch: _Batch
 
 
 class Journal:
@@ -97,10 +116,18 @@ class Journal:
         self._current: _Segment | None = None
         self._segments: dict[int, _Segment] = {}
         self._numbers = itertools.count(1)
+        self._wanted = threading.Event()  # someone awaits `synced`: commit the open batch
+        self._committer: threading.Thread | None = None  # started by the first `synced`
+        self._closed = False
 
     def append(self, line: str) -> Ticket:
         """Append one line (no newline in it) and return once it is on disk. OSError when
         the disk refuses it; the line is then not in the journal."""
+        return self.wait(self.add(line))
+
+    def add(self, line: str) -> Added:
+        """Add one line (no newline in it) to the next group commit, without waiting for
+        it: then `wait` for it, or await `synced`. OSError when no segment can be begun."""
         data = line.encode("utf-8") + b"\n"
         with self._lock:
             segment = self._current or self._open()
@@ -109,16 +136,41 @@ class Journal:
                 batch = self._batch = _Batch(segment)
             batch.lines.append(data)
             segment.appended += 1
+            segment.unsynced += 1
+        return Added(Ticket(segment.number), batch)
+
+    def wait(self, added: Added) -> Ticket:
+        """Return once the line is on disk. OSError when the disk refused it: the line is
+        then not in the journal, and nothing is to be `done` for it."""
+        batch = added.batch
         with self._syncing:
             if not batch.finished:
                 self._commit()  # the open batch is ours: earlier ones are finished
         if batch.error is not None:
             with self._lock:
+                segment = batch.segment
                 segment.done += 1  # not surely in the file: nothing to wait for
-                if segment.done >= segment.appended and segment.number in self._segments:
-                    self._delete(segment)
+                self._delete_applied()
             raise batch.error
-        return Ticket(segment.number)
+        return added.ticket
+
+    async def synced(self, added: Sequence[Added]) -> OSError | None:
+        """Return once these lines are on disk, without holding up the event loop: the
+        error of a commit that failed, if any (their tickets still go to `done`)."""
+        if not added:
+            return None
+        last = added[-1].batch  # batches are committed one after the other, in order
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        with self._lock:
+            waiting = not last.finished
+            if waiting:
+                last.waiters.append((loop, future))
+                self._start_committer()
+        if waiting:
+            self._wanted.set()
+            await future
+        return next((a.batch.error for a in added if a.batch.error is not None), None)
 
     def done(self, tickets: list[Ticket]) -> None:
         """These writes are applied elsewhere: a segment with nothing left goes."""
@@ -127,8 +179,7 @@ class Journal:
                 segment = self._segments.get(ticket.segment)
                 if segment is not None:
                     segment.done += 1
-            for segment in [s for s in self._segments.values() if s.done >= s.appended]:
-                self._delete(segment)
+            self._delete_applied()
 
     def pending(self) -> int:
         """Writes in the journal not yet applied elsewhere."""
@@ -161,6 +212,12 @@ class Journal:
     def close(self) -> None:
         """Let go of every segment: the empty ones are deleted, any other stays for the
         next process (writes not applied by now are not lost)."""
+        with self._lock:
+            self._closed = True
+            committer = self._committer
+        self._wanted.set()
+        if committer is not None:
+            committer.join()
         with self._syncing:
             self._commit()
         with self._lock:
@@ -210,7 +267,37 @@ class Journal:
                 if self._current is segment:
                     self._current = None
         finally:
-            batch.finished = True
+            with self._lock:
+                batch.finished = True
+                segment.unsynced -= len(batch.lines)
+                waiters, batch.waiters = batch.waiters, []
+                self._delete_applied()  # applied before they were on disk, maybe
+            _wake(waiters)
+
+    def _delete_applied(self) -> None:
+        """Every segment whose writes are all applied elsewhere and on disk (the caller
+        holds `_lock`): a write may be applied before its commit, never deleted under it."""
+        for segment in [s for s in self._segments.values() if s.done >= s.appended]:
+            if segment.unsynced == 0:
+                self._delete(segment)
+
+    def _start_committer(self) -> None:
+        """The thread that commits for `synced` (the caller holds `_lock`)."""
+        if self._committer is None and not self._closed:
+            self._committer = threading.Thread(
+                target=self._commit_for_loops, name="ivr-journal", daemon=True
+            )
+            self._committer.start()
+
+    def _commit_for_loops(self) -> None:
+        while True:
+            self._wanted.wait()
+            self._wanted.clear()
+            with self._syncing:
+                self._commit()
+            with self._lock:
+                if self._closed:
+                    return
 
     def _delete(self, segment: _Segment) -> None:
         # Unlinked before its lock goes with the file, so no one else takes it over.
@@ -222,6 +309,22 @@ class Journal:
         del self._segments[segment.number]
         if self._current is segment:
             self._current = None
+
+
+def _wake(waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]]) -> None:
+    """Each event loop once, for all of its waiters."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+    for loop, future in waiters:
+        by_loop.setdefault(loop, []).append(future)
+    for loop, futures in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody awaits these now
+            loop.call_soon_threadsafe(_settle, futures)
+
+
+def _settle(futures: list[asyncio.Future[None]]) -> None:
+    for future in futures:
+        if not future.done():  # cancelled: the request went away meanwhile
+            future.set_result(None)
 
 
 def _sync_folder(folder: Path) -> None:

@@ -9,6 +9,10 @@ share one fsync (a group commit), and the thread works from memory: it gathers w
 arrives over `gather` seconds into one transaction, then tells the journal those lines
 are done. A batch the database refuses becomes one spool file, replayed when it returns.
 
+A request answered on the event loop writes `deferred`: its writes are handed over at
+once and their journal lines added to the next group commit, and it awaits `synced` for
+them before it answers (nothing holds up the loop meanwhile).
+
 Nothing is dropped. When the queue is full (the database hangs and the thread with it)
 the request spools its write itself. If the disk refuses the journal, the write still
 goes to the thread (logged loudly); if the spool refuses it too, the batch is held in
@@ -21,14 +25,15 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import contextvars
 import logging
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from analytics.journal import Journal, Ticket
+from analytics.journal import Added, Journal, Ticket
 from analytics.records import Booking, EventRow
 from analytics.spool import SpoolError, SpoolingEventLog, decode_write, encode_write
 from ivr.state import CallState
@@ -52,6 +57,10 @@ class Pending:
 
 _Item = tuple[Pending, Ticket | None]  # a write and its line in the journal, if it has one
 _STOP = (Pending(), None)  # put in the queue by close(): the thread need not time out
+# Inside `deferred()`: the journal lines of this request's writes, not yet waited for.
+_deferred: contextvars.ContextVar[list[Added] | None] = contextvars.ContextVar(
+    "ivr_deferred_writes", default=None
+)
 
 
 class WriteBehind:
@@ -101,10 +110,15 @@ class WriteBehind:
             while len(self._overlay) > OVERLAY:
                 self._overlay.popitem(last=False)
         ticket: Ticket | None = None
+        line = encode_write(pending.saves, pending.rows, pending.bookings, pending.at_ns)
+        deferred = _deferred.get() if wait <= 0 else None
         try:
-            ticket = self.journal.append(
-                encode_write(pending.saves, pending.rows, pending.bookings, pending.at_ns)
-            )
+            if deferred is None:
+                ticket = self.journal.append(line)
+            else:
+                added = self.journal.add(line)
+                ticket = added.ticket
+                deferred.append(added)
         except OSError as err:
             log.error("JOURNAL NOT WRITTEN, the write is in memory only until saved: %s", err)
         with self._lock:
@@ -121,6 +135,24 @@ class WriteBehind:
             self._spool_or_hold([(pending, ticket)])
         elif wait > 0:
             self._wait_for(mine, wait)
+
+    @contextlib.contextmanager
+    def deferred(self) -> Iterator[list[Added]]:
+        """Writes submitted in this block (this thread or task) return without waiting for
+        the disk; await `synced` with what it gives before answering for them."""
+        added: list[Added] = []
+        token = _deferred.set(added)
+        try:
+            yield added
+        finally:
+            _deferred.reset(token)
+
+    async def synced(self, added: Sequence[Added]) -> None:
+        """Once these writes' journal lines are on disk (or the disk refused them: said
+        loudly, the writes are in memory until saved, as with any other)."""
+        error = await self.journal.synced(added)
+        if error is not None:
+            log.error("JOURNAL NOT WRITTEN, the write is in memory only until saved: %s", error)
 
     def state_of(self, call_sid: str) -> CallState | None:
         """The latest state handed in for a call that is not in the database yet."""

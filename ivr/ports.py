@@ -3,7 +3,8 @@ these, the CLI plugs the database in, tests plug in a recorder."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -55,6 +56,11 @@ class CallLog(Protocol):
 
     def flush(self) -> None:
         """Write what is still pending (the server calls this when it stops)."""
+
+    def deferred(self) -> AbstractContextManager[Callable[[], Awaitable[None]]]:
+        """Writes in the block return at once instead of waiting until they are kept for
+        good; the function it gives waits for that without holding up an event loop.
+        Whatever answers for the writes awaits it first: a request answered on the loop."""
 
     def queue_history(self, queue: str, now: datetime) -> QueueHistory:
         """The queue's recent answers and the callbacks waiting in its line, for the wait
@@ -113,6 +119,10 @@ class CallbackRequest:
     place_at: datetime  # when the caller joined the line: the callback keeps that place
     not_before: datetime | None
     requested_at: datetime
+
+
+async def _kept() -> None:
+    return None
 
 
 def callback_booking(result: Step, now: datetime) -> CallbackRequest | None:
@@ -207,6 +217,10 @@ class MemoryCallLog:
 
     def flush(self) -> None:
         return None
+
+    @contextmanager
+    def deferred(self) -> Iterator[Callable[[], Awaitable[None]]]:
+        yield _kept  # in memory: kept as soon as written
 
     def queue_history(self, queue: str, now: datetime) -> QueueHistory:
         answers = [

@@ -4,6 +4,7 @@ folder (real processes, real files, real `kill -9`)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -122,6 +123,63 @@ def test_a_disk_that_refuses_the_journal_is_an_error_to_the_writer(tmp_path: Pat
     with no_room_for_files(), pytest.raises(OSError):
         journal.append('{"n": 1}')
     assert journal.pending() == 0  # nothing in the file to wait for
+    assert journal.append('{"n": 2}')  # room again: a fresh segment
+    assert [p.read_text() for p in segments(tmp_path)][-1] == '{"n": 2}\n'
+    journal.close()
+
+
+def test_lines_added_on_an_event_loop_are_on_disk_when_synced_returns(tmp_path: Path) -> None:
+    """Requests answered on the loop: each awaits its line's fsync, done by the journal's
+    own thread, and finds it in the file the moment it is woken."""
+    journal = Journal(tmp_path)
+    found_at_wake: list[bool] = []
+
+    async def request(n: int) -> None:
+        for k in range(20):
+            line = json.dumps({"request": n, "k": k})
+            added = journal.add(line)
+            assert await journal.synced([added]) is None
+            (segment,) = segments(tmp_path)
+            found_at_wake.append(line in segment.read_text().splitlines())
+
+    async def requests() -> None:
+        await asyncio.gather(*(request(n) for n in range(16)))
+
+    asyncio.run(requests())
+    assert len(found_at_wake) == 320 and all(found_at_wake)
+    (segment,) = segments(tmp_path)
+    assert len(segment.read_text().splitlines()) == 320  # each once: shared fsyncs
+    journal.close()
+
+
+def test_a_write_applied_before_its_line_is_on_disk_keeps_the_segment_till_then(
+    tmp_path: Path,
+) -> None:
+    """The writer may put a write in the database before its line's commit: the segment
+    is not deleted under the commit, and goes once both are over."""
+    journal = Journal(tmp_path)
+    added = journal.add('{"n": 1}')
+    journal.done([added.ticket])  # applied elsewhere already
+    (segment,) = segments(tmp_path)
+    assert asyncio.run(journal.synced([added])) is None
+    assert segments(tmp_path) == [] and journal.pending() == 0
+    assert not segment.exists()
+    journal.close()
+
+
+def test_a_disk_that_refuses_a_line_added_on_the_loop_says_so(tmp_path: Path) -> None:
+    journal = Journal(tmp_path)
+    journal.done([journal.append("{}")])  # the segment exists already, and is empty
+
+    async def refused() -> OSError | None:
+        added = journal.add('{"n": 1}')
+        with no_room_for_files():
+            error = await journal.synced([added])
+        journal.done([added.ticket])  # the writer applies it anyway, from memory
+        return error
+
+    assert isinstance(asyncio.run(refused()), OSError)
+    assert journal.pending() == 0
     assert journal.append('{"n": 2}')  # room again: a fresh segment
     assert [p.read_text() for p in segments(tmp_path)][-1] == '{"n": 2}\n'
     journal.close()

@@ -3,10 +3,11 @@ followed as Twilio follows it."""
 
 from __future__ import annotations
 
+import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, urljoin, urlparse
 
 import pytest
 from twilio.request_validator import RequestValidator
@@ -75,6 +76,33 @@ def test_self_service_call(twilio: FakeTwilio, call_log: StoreCallLog) -> None:
     assert "Account 12345 is paid up." in call.heard
     assert kinds(call_log, call.sid)[0] == "call_started"
     assert "call_ended" in kinds(call_log, call.sid)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_step_answered_on_the_event_loop_waits_for_its_journal_line_alone(
+    twilio: FakeTwilio, call_log: StoreCallLog
+) -> None:
+    """A menu choice is answered on the event loop: its answer waits until its journal
+    line is on disk (nothing answered for is lost), and the loop answers others meanwhile."""
+    call = twilio.dial([])  # the greeting and the menu; the caller hangs up at the menu
+    menu = ET.fromstring(call.documents[-1]).find("Gather")
+    assert menu is not None
+    gather = urljoin(twilio.base_url, menu.get("action", ""))
+    params = {"CallSid": call.sid, "From": "+15555550100", "To": "+15005550006", "Digits": "3"}
+    answers: list[int] = []
+    journal = call_log.writer.journal
+    with journal._syncing:  # no commit can happen: the disk is slow, say
+        choice = threading.Thread(
+            target=lambda: answers.append(twilio.post(gather, params).status_code)
+        )
+        choice.start()
+        choice.join(0.5)
+        assert answers == []  # not answered before its line is on disk
+        assert twilio.http.get(urljoin(twilio.base_url, "/healthz")).status_code == 200
+    choice.join(10)
+    assert answers == [200]
+    call_log.flush()
+    assert "input" in kinds(call_log, call.sid)
 
 
 @pytest.mark.parametrize(

@@ -74,7 +74,11 @@ def create_app(
         *,
         empty_ok: bool = False,
         on_error: Callable[[TwilioRequest, str], str] | None = None,
+        on_loop: bool = False,
     ) -> Response:
+        """`on_loop`: the handler reads nothing from the database and waits for nothing, so
+        it runs on the event loop (a thread's hand-over cost more than most steps); its
+        writes are awaited here, on the disk before the answer all the same."""
         req = await twilio_request.read(request, settings)
         bind_call(req.get("CallSid") or request.query_params.get("call"))
         if not twilio_request.is_signed(request, req, settings):
@@ -83,9 +87,14 @@ def create_app(
         if settings.auth_token is None:
             log.warning("INSECURE DEV MODE: %s accepted without a signature", request.url.path)
         try:
-            # On a thread: a handler that waits on the disk or the database never holds
-            # up the other requests on the event loop.
-            body = await handlers.run(handle, req)
+            if on_loop:
+                with call_log.deferred() as written:
+                    body = handle(req)
+                await written()
+            else:
+                # On a thread: a handler that waits on the disk or the database never
+                # holds up the other requests on the event loop.
+                body = await handlers.run(handle, req)
         except Exception as exc:  # fail open: the caller goes to a person, never a 5xx
             log.exception("%s failed for call %s", request.url.path, req.get("CallSid"))
             try:
@@ -110,19 +119,21 @@ def create_app(
 
     @app.post("/twilio/gather", include_in_schema=False)
     async def gather(request: Request) -> Response:
-        return await twilio(request, lambda r: voice.gather(r, token_of(request)))
+        return await twilio(request, lambda r: voice.gather(r, token_of(request)), on_loop=True)
 
     @app.post("/twilio/dial", include_in_schema=False)
     async def dial(request: Request) -> Response:
-        return await twilio(request, lambda r: voice.dial_result(r, token_of(request)))
+        return await twilio(
+            request, lambda r: voice.dial_result(r, token_of(request)), on_loop=True
+        )
 
     @app.post("/twilio/whisper", include_in_schema=False)
     async def whisper(request: Request) -> Response:
-        return await twilio(request, lambda r: voice.whisper(r, token_of(request)))
+        return await twilio(request, lambda r: voice.whisper(r, token_of(request)), on_loop=True)
 
     @app.post("/twilio/recorded", include_in_schema=False)
     async def recorded(request: Request) -> Response:
-        return await twilio(request, lambda r: voice.recorded(r, token_of(request)))
+        return await twilio(request, lambda r: voice.recorded(r, token_of(request)), on_loop=True)
 
     @app.post("/twilio/wait", include_in_schema=False)
     async def wait(request: Request) -> Response:
@@ -132,7 +143,7 @@ def create_app(
     @app.post("/twilio/wait-choice", include_in_schema=False)
     async def wait_choice(request: Request) -> Response:
         n = announcement_of(request)
-        return await twilio(request, lambda r: queue.choice(r, token_of(request), n))
+        return await twilio(request, lambda r: queue.choice(r, token_of(request), n), on_loop=True)
 
     @app.post("/twilio/wait-number", include_in_schema=False)
     async def wait_number(request: Request) -> Response:
@@ -144,7 +155,9 @@ def create_app(
     @app.post("/twilio/callback-number", include_in_schema=False)
     async def callback_number(request: Request) -> Response:
         nb = request.query_params.get("nb", "")
-        return await twilio(request, lambda r: flow_callback.number(r, token_of(request), nb))
+        return await twilio(
+            request, lambda r: flow_callback.number(r, token_of(request), nb), on_loop=True
+        )
 
     @app.post("/twilio/queue-result", include_in_schema=False)
     async def queue_result(request: Request) -> Response:
