@@ -20,6 +20,7 @@ from ivr.ports import CallLog
 from webhooks import twilio_request, twiml
 from webhooks.agent_line import AgentLine
 from webhooks.dashboard import dashboard_router
+from webhooks.fast_path import WebhookApp
 from webhooks.flow_callback import FlowCallback
 from webhooks.handler_threads import HandlerThreads
 from webhooks.ops import install_ops
@@ -54,7 +55,7 @@ def create_app(
         await run_in_threadpool(call_log.flush)  # what is still pending, before exit
         handlers.close()
 
-    app = FastAPI(
+    app = WebhookApp(
         title="IVR with a human escape hatch",
         description="Twilio webhooks and the call context API.",
         lifespan=lifespan,

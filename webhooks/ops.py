@@ -1,26 +1,24 @@
 """Wires access control, metrics and request logging around the app, in that order from
 the inside out: so a refused request is still counted, and its log line names its route.
-Outermost, Twilio's webhooks take a shorter way to their endpoints (`fast_path`), logged
-and counted the same."""
+Before all of them, Twilio's webhooks take a shorter way to their endpoints (`fast_path`),
+logged and counted the same."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
 
-from fastapi import FastAPI
-
 from flows.catalog import Catalog
 from ivr.ports import CallLog
 from webhooks.access import AccessMiddleware
-from webhooks.fast_path import WebhookFastPath
+from webhooks.fast_path import WebhookApp, WebhookFastPath
 from webhooks.metrics import Metrics, MetricsMiddleware
 from webhooks.request_log import RequestLogMiddleware
 from webhooks.settings import Settings
 
 
 def install_ops(
-    app: FastAPI,
+    app: WebhookApp,
     settings: Settings,
     flows: Callable[[], Catalog],
     call_log: CallLog,
@@ -31,5 +29,5 @@ def install_ops(
     app.add_middleware(AccessMiddleware, settings=settings)  # innermost
     app.add_middleware(MetricsMiddleware, metrics=metrics, router=app.router)
     app.add_middleware(RequestLogMiddleware)
-    app.add_middleware(WebhookFastPath, router=app.router, metrics=metrics)  # outermost
+    app.fast_path = WebhookFastPath(app.router, metrics)
     return metrics
