@@ -10,6 +10,7 @@ wait for pending writes, so they see what was just recorded.
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import contextlib
 import logging
@@ -145,6 +146,20 @@ class StoreCallLog:
             return pending
         return self._bounded(lambda: self.store.load_call(call_sid), None, f"load {call_sid}")
 
+    async def aload(self, call_sid: str) -> CallState | None:
+        """`load`, awaited on an event loop: the read runs on a reader thread meanwhile."""
+        pending = self.writer.state_of(call_sid)
+        if pending is not None:
+            return pending
+        if not self.spool.reachable:
+            return None
+        future = asyncio.wrap_future(self._readers.submit(self.store.load_call, call_sid))
+        try:
+            return await asyncio.wait_for(future, self.read_timeout)
+        except (TimeoutError, StoreError) as err:
+            self._gave_up(err, f"load {call_sid}")
+            return None
+
     def queue_history(self, queue: str, now: datetime) -> QueueHistory:
         """Cached per process for `history_ttl` seconds: most wait announcements cost no
         query at all."""
@@ -171,16 +186,21 @@ class StoreCallLog:
         future = self._readers.submit(read)
         try:
             return future.result(timeout=self.read_timeout)
-        except concurrent.futures.TimeoutError:
+        except (concurrent.futures.TimeoutError, StoreError) as err:
+            self._gave_up(err, what)
+        return default
+
+    def _gave_up(self, err: Exception, what: str) -> None:
+        """A bounded read that did not answer: the caller goes on without it."""
+        if isinstance(err, TimeoutError | concurrent.futures.TimeoutError):
             # Silence, not a refusal: the database or the network is dropping packets.
             self.spool.mark_unreachable()
             log.warning("database too slow to %s; going on without it", what)
-        except StoreUnavailable as err:
+        elif isinstance(err, StoreUnavailable):
             self.spool.mark_unreachable()
             log.warning("database unreachable, could not %s: %s", what, err)
-        except StoreError as err:
+        else:
             log.warning("could not %s: %s", what, err)
-        return default
 
     # --- reads for agents and reports: see what was just written --------------------
 

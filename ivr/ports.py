@@ -25,6 +25,9 @@ class CallLog(Protocol):
     def load(self, call_sid: str) -> CallState | None:
         """The latest state of a call, if known."""
 
+    async def aload(self, call_sid: str) -> CallState | None:
+        """`load` without holding up an event loop while it reads."""
+
     def request_callback(self, request: CallbackRequest, *, read_next: bool = False) -> None:
         """Put a callback in line. `read_next`: the call's next webhook asks whether it
         booked one, maybe on another server, so it must be there for every server before
@@ -207,6 +210,9 @@ class MemoryCallLog:
 
     def load(self, call_sid: str) -> CallState | None:
         return self.states.get(call_sid)
+
+    async def aload(self, call_sid: str) -> CallState | None:
+        return self.load(call_sid)
 
     def events_of(self, call_sid: str) -> list[Event]:
         stored = self.events.get(call_sid, {})

@@ -6,7 +6,7 @@ Build it with `create_app(...)`; `ivr serve` does, and tests do with their own p
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from flows.catalog import Catalog
 from ivr.logs import bind_call
 from ivr.ports import CallLog
+from ivr.state import CallState
 from webhooks import twilio_request, twiml
 from webhooks.agent_line import AgentLine
 from webhooks.dashboard import dashboard_router
@@ -34,6 +35,8 @@ log = logging.getLogger("ivr.webhooks")
 XML = "application/xml"
 
 Handler = Callable[[TwilioRequest], str]
+# Handlers given what is kept of the request's CallSid, read before they run.
+KnownHandler = Callable[[TwilioRequest, CallState | None], str]
 
 
 def create_app(
@@ -69,17 +72,14 @@ def create_app(
     flow_callback = FlowCallback(voice)
     agents = AgentLine(voice)
 
-    async def twilio(
+    async def respond(
         request: Request,
-        handle: Handler,
+        run: Callable[[TwilioRequest], Awaitable[str]],
         *,
         empty_ok: bool = False,
         on_error: Callable[[TwilioRequest, str], str] | None = None,
-        on_loop: bool = False,
     ) -> Response:
-        """`on_loop`: the handler reads nothing from the database and waits for nothing, so
-        it runs on the event loop (a thread's hand-over cost more than most steps); its
-        writes are awaited here, on the disk before the answer all the same."""
+        """A signed request's answer from `run`, or a person whatever goes wrong."""
         req = await twilio_request.read(request, settings)
         bind_call(req.get("CallSid") or request.query_params.get("call"))
         if not twilio_request.is_signed(request, req, settings):
@@ -88,14 +88,7 @@ def create_app(
         if settings.auth_token is None:
             log.warning("INSECURE DEV MODE: %s accepted without a signature", request.url.path)
         try:
-            if on_loop:
-                with call_log.deferred() as written:
-                    body = handle(req)
-                await written()
-            else:
-                # On a thread: a handler that waits on the disk or the database never
-                # holds up the other requests on the event loop.
-                body = await handlers.run(handle, req)
+            body = await run(req)
         except Exception as exc:  # fail open: the caller goes to a person, never a 5xx
             log.exception("%s failed for call %s", request.url.path, req.get("CallSid"))
             try:
@@ -107,6 +100,45 @@ def create_app(
             return Response(status_code=204)
         return Response(body, media_type=XML)
 
+    async def on_the_loop(handle: Handler, req: TwilioRequest) -> str:
+        """For a handler that reads nothing from the database and waits for nothing: a
+        thread's hand-over cost more than most steps. Its writes are on disk before the
+        answer all the same, awaited without holding up the loop."""
+        with call_log.deferred() as written:
+            body = handle(req)
+        await written()
+        return body
+
+    def twilio(
+        request: Request,
+        handle: Handler,
+        *,
+        empty_ok: bool = False,
+        on_error: Callable[[TwilioRequest, str], str] | None = None,
+        on_loop: bool = False,
+    ) -> Awaitable[Response]:
+        async def run(req: TwilioRequest) -> str:
+            if on_loop:
+                return await on_the_loop(handle, req)
+            # On a thread: a handler that waits on the disk or the database never holds
+            # up the other requests on the event loop.
+            return await handlers.run(handle, req)
+
+        return respond(request, run, empty_ok=empty_ok, on_error=on_error)
+
+    def knowing(
+        request: Request, handle: KnownHandler, *, empty_ok: bool = False
+    ) -> Awaitable[Response]:
+        """A handler given what is kept of the request's call, read first (on a reader
+        thread, the loop answering others meanwhile); the handler then runs on the loop."""
+
+        async def run(req: TwilioRequest) -> str:
+            sid = req.get("CallSid")
+            known = await call_log.aload(sid) if sid else None
+            return await on_the_loop(lambda r: handle(r, known), req)
+
+        return respond(request, run, empty_ok=empty_ok)
+
     def token_of(request: Request) -> str:
         return request.query_params.get("t", "")
 
@@ -116,7 +148,7 @@ def create_app(
 
     @app.post("/twilio/voice", include_in_schema=False)
     async def incoming(request: Request) -> Response:
-        return await twilio(request, voice.incoming)
+        return await knowing(request, voice.incoming)
 
     @app.post("/twilio/gather", include_in_schema=False)
     async def gather(request: Request) -> Response:
@@ -205,7 +237,7 @@ def create_app(
 
     @app.post("/twilio/status", include_in_schema=False)
     async def status(request: Request) -> Response:
-        return await twilio(request, voice.status, empty_ok=True)
+        return await knowing(request, voice.status, empty_ok=True)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

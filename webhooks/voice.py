@@ -79,12 +79,12 @@ class Voice:
         return state
 
     # --- routes ----------------------------------------------------------------------
-    def incoming(self, req: TwilioRequest) -> str:
+    def incoming(self, req: TwilioRequest, known: CallState | None) -> str:
+        """A call comes in; `known`: what is kept of its CallSid (Twilio retrying)."""
         loaded = self._flow_for(req)
         call_sid = req.get("CallSid")
         if loaded is None or not call_sid:
             raise BadRequest("no flow answers this number, or no CallSid")
-        known = self.log.load(call_sid)
         first = self.flow_of(known) if known is not None else None
         if known is not None and known.steps > 0 and known.flow_id == loaded.flow.id and first:
             # Twilio retried the first request: answer the way we did the first time.
@@ -153,12 +153,13 @@ class Voice:
             self.log.record(state.moved(events=state.events + 1), [event])
         return twiml.goodbye()
 
-    def status(self, req: TwilioRequest) -> str:
-        """Twilio's status callback: the call ended (or progressed). Answered with 204."""
+    def status(self, req: TwilioRequest, known: CallState | None) -> str:
+        """Twilio's status callback: the call ended (or progressed). Answered with 204.
+        `known`: what is kept of the call."""
         call_status = req.get("CallStatus")
         if call_status not in ENDED or not req.get("CallSid"):
             return ""
-        state = self.log.load(req.get("CallSid"))
+        state = known
         if state is None:
             # No arrival-order guarantee: the end of a call can overtake its first request.
             # It is kept anyway; its number sorts it after everything the call does.
