@@ -9,7 +9,6 @@ or impossible input routes the caller to a person instead of raising.
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -119,7 +118,9 @@ class _Run:
     # --- bookkeeping -------------------------------------------------------------
     def finish(self) -> Step:
         first = self.state.events + 1
-        events = tuple(replace(e, seq=first + i) for i, e in enumerate(self.events))
+        events = tuple(
+            Event(e.kind, e.at, e.node, e.details, first + i) for i, e in enumerate(self.events)
+        )
         state = self.state.moved(steps=self.state.steps + 1, events=self.state.events + len(events))
         return Step(tuple(self.actions), state, events)
 

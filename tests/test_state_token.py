@@ -7,6 +7,7 @@ import json
 import zlib
 from datetime import UTC, datetime
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -60,3 +61,13 @@ def test_damaged_tokens_are_refused() -> None:
     token = state_token.encode(state())
     for damaged in ("", token[:-5], "x" + token, "!!!", "A" * (state_token.MAX_TOKEN + 1)):
         assert state_token.decode(damaged) is None
+
+
+def test_a_moved_state_changes_what_it_is_told_and_nothing_else() -> None:
+    original = state()
+    moved = original.moved(node="billing", failures=2)
+    assert (moved.node, moved.failures) == ("billing", 2)
+    assert moved == CallState(**{**original.__dict__, "node": "billing", "failures": 2})
+    assert (original.node, original.failures) == ("account", 0)  # the original stands
+    with pytest.raises(TypeError, match="no field nod"):
+        original.moved(nod="billing")

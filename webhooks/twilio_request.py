@@ -34,10 +34,17 @@ _URL_DROPS = str.maketrans("", "", "\t\r\n")
 class FormParams(ImmutableMultiDict[str, str]):
     """The form as sent. `RequestValidator` asks a multidict for `getall` first and
     falls back on AttributeError: raised for each of Twilio's twenty-odd parameters on
-    every request, that cost more than the HMAC."""
+    every request, that cost more than the HMAC. It asks once per parameter, so the
+    values of each are gathered once (`getlist` reads through them all every time)."""
+
+    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+        super().__init__(pairs)
+        self._values: dict[str, list[str]] = {}
+        for key, value in pairs:
+            self._values.setdefault(key, []).append(value)
 
     def getall(self, key: str) -> list[str]:
-        return self.getlist(key)
+        return list(self._values.get(key, ()))
 
 
 @dataclass(frozen=True)
