@@ -1,7 +1,8 @@
-"""When a callback's number was last asked for: bookings of one call may be written in
-any order (see analytics.callback_line.book). And the callbacks of a call found by its
-CallSid, as each booking and the queue's result look for them, without reading every
-callback of the queue.
+"""Callbacks: when each number was asked for, and an index on the call.
+
+Bookings of one call may be written in any order; the latest asked sets the number (see
+analytics.callback_line.book). Each booking and the queue's result find the call's
+callbacks by its CallSid, without reading every callback of the queue.
 
 Revision ID: 0005_callback_changed_at
 Revises: 0004_summary_event_count
