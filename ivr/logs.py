@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
 from collections.abc import Mapping
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from typing import Any, TextIO
 
 FORMATS = ("auto", "json", "text")
 FIELDS = "fields"  # logging `extra={"fields": {...}}`: added to the JSON object as is
+FLUSH_EVERY = 0.1  # seconds a line below warning may wait to be written with others
+FLUSH_LINES = 500  # or until this many wait
 # Made once: `json.dumps` with options builds a new encoder for every line.
 _ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
 
@@ -102,6 +105,62 @@ class TextFormatter(logging.Formatter):
         return text
 
 
+class BatchingStreamHandler(logging.StreamHandler[TextIO]):
+    """Lines written to the stream together, at most `every` seconds after they were
+    logged: a server logs a line for every request, and a write to the stream (a system
+    call, the GIL let go) for each cost more than building the line. A warning or worse
+    goes out at once, with every line before it; what is pending goes at exit too
+    (`logging.shutdown` flushes handlers). A process killed outright loses at most the
+    last `every` seconds of lines below warning."""
+
+    def __init__(self, stream: TextIO, every: float = FLUSH_EVERY) -> None:
+        super().__init__(stream)
+        self.every = every
+        self._lines: list[str] = []
+        self._flusher: threading.Thread | None = None
+        self._closed = threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:  # called holding self.lock
+        try:
+            self._lines.append(self.format(record) + self.terminator)
+        except Exception:
+            self.handleError(record)
+            return
+        if record.levelno >= logging.WARNING or len(self._lines) >= FLUSH_LINES:
+            self._write()
+        elif self._flusher is None:
+            self._flusher = threading.Thread(target=self._flush_now_and_then, daemon=True)
+            self._flusher.name = "ivr-log-flush"
+            self._flusher.start()
+
+    def flush(self) -> None:
+        self.acquire()
+        try:
+            self._write()
+        finally:
+            self.release()
+
+    def close(self) -> None:
+        self._closed.set()
+        self.flush()
+        super().close()
+
+    def _write(self) -> None:
+        if not self._lines:
+            return
+        text = "".join(self._lines)
+        self._lines.clear()
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except (OSError, ValueError):  # the reader went away, or the stream is closed
+            pass
+
+    def _flush_now_and_then(self) -> None:
+        while not self._closed.wait(self.every):
+            self.flush()
+
+
 def resolve_format(name: str, stream: TextIO) -> str:
     """`auto` is text at a terminal, JSON anywhere else (systemd, containers, files)."""
     if name == "auto":
@@ -114,7 +173,7 @@ def configure(name: str = "auto", level: int = logging.INFO, stream: TextIO | No
     format in force."""
     target = stream if stream is not None else sys.stderr
     chosen = resolve_format(name, target)
-    handler = logging.StreamHandler(target)
+    handler = BatchingStreamHandler(target)
     handler.setFormatter(JsonFormatter() if chosen == "json" else TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -20,7 +20,14 @@ from twilio.request_validator import RequestValidator
 
 from flows.catalog import Catalog
 from flows.loader import load_text
-from ivr.logs import JsonFormatter, TextFormatter, begin_request, bind_call, end_request
+from ivr.logs import (
+    BatchingStreamHandler,
+    JsonFormatter,
+    TextFormatter,
+    begin_request,
+    bind_call,
+    end_request,
+)
 from ivr.ports import MemoryCallLog
 from tests.news_flow import news_flow
 from tests.twilio_caller import FakeTwilio, free_port, serve
@@ -161,3 +168,46 @@ class _capture:
         root.removeHandler(self.handler)
         root.setLevel(self.level)
         self.into.extend(json.loads(line) for line in self.stream.getvalue().splitlines())
+
+
+class SlowReader(io.StringIO):
+    """A stream that counts the writes it is given (each a system call on a real one)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        return super().write(text)
+
+
+def test_lines_go_out_together_a_warning_at_once_and_everything_at_exit() -> None:
+    stream = SlowReader()
+    handler = BatchingStreamHandler(stream, every=0.2)
+    handler.setFormatter(TextFormatter())
+    logger = logging.getLogger("ivr.test-batching")
+    logger.addHandler(handler)
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    try:
+        for n in range(50):
+            logger.info("request %d answered", n)
+        assert stream.getvalue() == ""  # not one write per line
+        deadline = time.monotonic() + 5
+        while "request 49" not in stream.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert stream.writes == 1  # all 50 in one write, within `every`
+        logger.info("one more")
+        logger.warning("the database is slow")
+        lines = stream.getvalue().splitlines()
+        assert [line.split(" ", 4)[-1] for line in lines[-2:]] == [
+            "one more",
+            "the database is slow",
+        ]  # at once, in order
+        logger.info("last words")
+    finally:
+        logger.removeHandler(handler)
+        handler.close()  # what logging.shutdown does at exit
+    assert stream.getvalue().splitlines()[-1].endswith("last words")
+    assert len(stream.getvalue().splitlines()) == 53
