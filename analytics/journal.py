@@ -293,8 +293,11 @@ class Journal:
         while True:
             self._wanted.wait()
             self._wanted.clear()
-            with self._syncing:
-                self._commit()
+            try:
+                with self._syncing:
+                    self._commit()
+            except Exception:  # its waiters were woken; the next ones need the thread alive
+                log.exception("journal commit failed")
             with self._lock:
                 if self._closed:
                     return
