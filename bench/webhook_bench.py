@@ -165,7 +165,10 @@ def bench_flow(workdir: Path) -> Path:
     for node in flow["nodes"].values():
         if "branch" in node:
             node["branch"]["cases"] = [c for c in node["branch"]["cases"] if "time" not in c["if"]]
-    path = workdir / "bench-flow.yaml"
+    # A folder of its own: `ivr serve` watches the flow file's folder for edits, and the
+    # servers' logs and spools written next to it kept its watcher busy.
+    path = workdir / "flow" / "bench-flow.yaml"
+    path.parent.mkdir(exist_ok=True)
     path.write_text(yaml.safe_dump(flow, sort_keys=False, allow_unicode=True), encoding="utf-8")
     return path
 
