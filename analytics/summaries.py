@@ -10,9 +10,9 @@ from (`event_count`), every write of a call's events takes the call's lock (Post
 SQLite writes one at a time anyway), and the count in the row equals the cached count
 only when no one else has added an event since. A call with no events but those being
 added needs no cache: a count by the `call_sid` index tells. When another server added
-events since (its webhooks alternate between servers), those after the last cached one
-are read back, if with the cached ones they make the stored count. Otherwise all are read
-back by that index.
+events since (its webhooks alternate between servers), those the cache lacks are read
+back (from the first gap in its seqs on), if with the cached ones they make the stored
+count. Otherwise all are read back by that index.
 """
 
 from __future__ import annotations
@@ -176,9 +176,9 @@ def refresh(
             for sid, stored in stored_counts:
                 if stored == len(added[sid]):
                     known[sid] = added[sid]
-        # The others' events are read back: those after the last cached one for a call
-        # this process wrote before, all of them for the rest, in one statement.
-        after = {sid: max(row.seq for row, _ in cached) for sid, cached in behind.items()}
+        # The others' events are read back: those after the cached ones' first gap for a
+        # call this process wrote before, all of them for the rest, in one statement.
+        after = {sid: _unbroken_to(cached) for sid, cached in behind.items()}
         after.update((sid, 0) for sid in chunk if sid not in known and sid not in behind)
         found = event_reads.events_after(connection, dialect, after)
         for sid, cached in behind.items():
@@ -204,13 +204,27 @@ def refresh(
         rollups.mark_dirty(connection, dialect, [*days, *(r["started_at_ms"] for r in rows)])
 
 
+def _unbroken_to(cached: _Known) -> int:
+    """The last seq of the unbroken run 1, 2, 3... among the cached events: those not
+    cached lie after it. Not simply the last cached seq: the other server's writer can
+    commit an earlier webhook's events after this one's later ones (each gathers its
+    writes for a moment), which would then be missed, the count not add up, and every
+    event of the call be read back."""
+    seqs = {row.seq for row, _ in cached}
+    last = 0
+    while last + 1 in seqs:
+        last += 1
+    return last
+
+
 def _caught_up(cached: _Known, later: list[EventRow], stored: int, added: _Known) -> _Known | None:
     """The call's events when another process wrote some since this one last did (a call
     whose webhooks go to several servers in turn): the cached ones and those stored after
-    the last cached seq; None unless that makes as many as are stored (an event behind
-    the cached ones arrived too), when all are read back instead."""
-    mine = {row.seq for row, _ in added}
-    others = [row for row in later if row.seq not in mine]
+    the cached ones' first gap that are not cached; None unless that makes as many as are
+    stored (an event behind them arrived too), when all are read back instead."""
+    known = {row.seq for row, _ in cached}
+    known.update(row.seq for row, _ in added)
+    others = [row for row in later if row.seq not in known]
     if len(cached) + len(others) != stored:
         return None
     return cached + [(row, row.to_event()) for row in others] + added
