@@ -178,11 +178,13 @@ def refresh(
                     known[sid] = added[sid]
         # The others' events are read back: those after the cached ones' first gap for a
         # call this process wrote before, all of them for the rest, in one statement.
-        after = {sid: _unbroken_to(cached) for sid, cached in behind.items()}
+        cached_seqs = {sid: {row.seq for row, _ in cached} for sid, cached in behind.items()}
+        after = {sid: _unbroken_to(seqs) for sid, seqs in cached_seqs.items()}
         after.update((sid, 0) for sid in chunk if sid not in known and sid not in behind)
         found = event_reads.events_after(connection, dialect, after)
         for sid, cached in behind.items():
-            caught_up = _caught_up(cached, found.pop(sid, []), before[sid][1], added.get(sid, []))
+            later, stored = found.pop(sid, []), before[sid][1]
+            caught_up = _caught_up(cached, cached_seqs[sid], later, stored, added.get(sid, []))
             if caught_up is not None:
                 known[sid] = caught_up
         everything = [sid for sid in behind if sid not in known]  # an event behind the cache
@@ -204,27 +206,28 @@ def refresh(
         rollups.mark_dirty(connection, dialect, [*days, *(r["started_at_ms"] for r in rows)])
 
 
-def _unbroken_to(cached: _Known) -> int:
-    """The last seq of the unbroken run 1, 2, 3... among the cached events: those not
+def _unbroken_to(seqs: set[int]) -> int:
+    """The last seq of the unbroken run 1, 2, 3... in `seqs` (the cached events'): those not
     cached lie after it. Not simply the last cached seq: the other server's writer can
     commit an earlier webhook's events after this one's later ones (each gathers its
     writes for a moment), which would then be missed, the count not add up, and every
     event of the call be read back."""
-    seqs = {row.seq for row, _ in cached}
     last = 0
     while last + 1 in seqs:
         last += 1
     return last
 
 
-def _caught_up(cached: _Known, later: list[EventRow], stored: int, added: _Known) -> _Known | None:
+def _caught_up(
+    cached: _Known, seqs: set[int], later: list[EventRow], stored: int, added: _Known
+) -> _Known | None:
     """The call's events when another process wrote some since this one last did (a call
     whose webhooks go to several servers in turn): the cached ones and those stored after
     the cached ones' first gap that are not cached; None unless that makes as many as are
-    stored (an event behind them arrived too), when all are read back instead."""
-    known = {row.seq for row, _ in cached}
-    known.update(row.seq for row, _ in added)
-    others = [row for row in later if row.seq not in known]
+    stored (an event behind them arrived too), when all are read back instead. `seqs`:
+    the cached events' seqs."""
+    mine = {row.seq for row, _ in added}
+    others = [row for row in later if row.seq not in seqs and row.seq not in mine]
     if len(cached) + len(others) != stored:
         return None
     return cached + [(row, row.to_event()) for row in others] + added
