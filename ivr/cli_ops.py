@@ -68,8 +68,10 @@ def add_prune_command(db_commands: Any) -> None:
     prune = db_commands.add_parser(
         "prune",
         help="delete calls, events and finished callbacks older than an age",
-        description="Delete events, calls and finished callbacks older than --older-than, in "
-        "batches (open callbacks are kept). Logged as an admin action.",
+        description="Delete calls whose last event is older than --older-than, with all of "
+        "their events, and finished callbacks older than that, in batches. Open callbacks "
+        "are kept, with their calls; so are the calls' summaries, which hold no caller's "
+        "number: reports of the pruned days stay. Logged as an admin action.",
     )
     prune.add_argument(
         "--older-than",

@@ -1,7 +1,9 @@
-"""`ivr db prune`: old calls, events and finished callbacks go, in batches; the rest stays."""
+"""`ivr db prune`: old calls (with all their events) and finished callbacks go, in batches;
+the rest stays, and so do the reports of the days pruned."""
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import UTC, datetime, timedelta
 
@@ -51,8 +53,8 @@ def test_dry_run_prints_counts_and_deletes_nothing(
 ) -> None:
     assert main(["db", "prune", "--older-than", "90d", "--db", db_url, "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert "would delete 9 events, 3 calls, 2 callbacks from before" in out
-    assert counts(filled) == {"events": 9, "calls": 3, "callbacks": 2}
+    assert "would delete 6 events, 2 calls, 2 callbacks from before" in out
+    assert counts(filled) == {"events": 6, "calls": 2, "callbacks": 2}
 
 
 def test_prune_deletes_only_what_is_old_and_finished(
@@ -60,15 +62,17 @@ def test_prune_deletes_only_what_is_old_and_finished(
 ) -> None:
     with caplog.at_level(logging.INFO, logger="ivr.admin"):
         assert main(["db", "prune", "--older-than", "90d", "--db", db_url]) == 0
-    assert "deleted 9 events, 3 calls, 2 callbacks" in capsys.readouterr().out
+    assert "deleted 6 events, 2 calls, 2 callbacks" in capsys.readouterr().out
     assert counts(filled) == {"events": 0, "calls": 0, "callbacks": 0}
     assert len(filled.events_for("CAnew")) == 3 and filled.load_call("CAnew") is not None
     assert filled.load_call("CAold0") is None and filled.events_for("CAold0") == []
+    # Still owed a call: the booking, and the call it came from with its events.
     assert [c.status for c in filled.callbacks_for("CAold2")] == ["pending"]
+    assert len(filled.events_for("CAold2")) == 3 and filled.load_call("CAold2") is not None
     assert [c.status for c in filled.callbacks_for("CAnew")] == ["completed"]
     admin = [getattr(r, "fields", {}) for r in caplog.records if r.name == "ivr.admin"]
     assert admin[-1]["action"] == "db prune"
-    assert admin[-1]["rows"] == {"events": 9, "calls": 3, "callbacks": 2}
+    assert admin[-1]["rows"] == {"events": 6, "calls": 2, "callbacks": 2}
     assert admin[-1]["who"].startswith("user:")
 
 
@@ -77,6 +81,44 @@ def test_prune_works_in_batches(store: Store) -> None:
     deleted = store.prune(epoch_ms(NOW - timedelta(days=90)), batch=4)
     assert deleted == {"events": 11, "calls": 1, "callbacks": 0}
     assert store.events_for("CAbig") == []
+
+
+def test_a_call_across_the_cut_off_stays_whole_until_all_of_it_is_old(store: Store) -> None:
+    """Half of a call's events gone would leave a summary of the other half to the next
+    `ivr db resummarize`: it goes whole, once its last event is old too."""
+    cut_off = NOW - timedelta(days=90)
+    started = cut_off - timedelta(minutes=1)
+    state = CallState("CAacross", "flow", "v1", "+15555550100", "+15005550006", started)
+    happened = [
+        Event("prompt", started + timedelta(seconds=30 * n), "menu", {"text": "hi"}, seq=n)
+        for n in range(1, 5)
+    ]  # two before the cut-off, two after
+    store.record(state.moved(events=4), happened, epoch_ms(started))
+    assert store.prune(epoch_ms(cut_off)) == {"events": 0, "calls": 0, "callbacks": 0}
+    assert len(store.events_for("CAacross")) == 4 and store.load_call("CAacross") is not None
+    later = cut_off + timedelta(minutes=5)
+    assert store.prune(epoch_ms(later)) == {"events": 4, "calls": 1, "callbacks": 0}
+    assert store.events_for("CAacross") == [] and store.load_call("CAacross") is None
+
+
+def report(db_url: str, capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
+    capsys.readouterr()
+    assert main(["report", "summary", "--db", db_url, "--format", "json"]) == 0
+    figures: dict[str, object] = json.loads(capsys.readouterr().out)
+    return figures
+
+
+def test_reports_of_pruned_days_stay_as_they_were(
+    filled: Store, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The summaries hold no caller's number: they stay, and so do the reports, even after
+    `ivr db resummarize` (which re-derives only the calls that still have events)."""
+    before = report(db_url, capsys)
+    assert before["calls"] == 4
+    assert main(["db", "prune", "--older-than", "90d", "--db", db_url]) == 0
+    assert report(db_url, capsys) == before
+    assert main(["db", "resummarize", "--db", db_url]) == 0
+    assert report(db_url, capsys) == before
 
 
 @pytest.mark.parametrize("age", ["0d", "soon", "-3d"])
