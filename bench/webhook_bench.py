@@ -13,7 +13,9 @@ It prints a table: requests/s, for `ivr serve` that as a share of the bare endpo
 measured just before each closed loop (a bare server runs alongside all along: the shared
 machine's speed drifts within a run, and a single bare figure at its start does not
 follow), latency, server CPU per request, the load generator's CPU
-per request in the closed loop (it shares the cores with the servers), server memory
+per request in the closed loop (it shares the cores with the servers), the machine's idle
+share of CPU in that loop (a configuration held by one process's GIL leaves cores idle
+that the bare endpoint keeps busy), server memory
 (RSS) at the start and the end, and events written against expected (every call writes
 as many as one call alone: nothing may be lost), counted once the servers' journals have
 been replayed into the database, with how long that took after the load ended.
@@ -106,6 +108,7 @@ class Run:
     late: int = 0  # open loop: calls that started more than LATE after their time
     seconds: float = 0.0
     load_cpu: float = 0.0  # CPU seconds the load generator's processes spent sending it
+    idle: float | None = None  # the machine's share of CPU time idle meanwhile (Linux)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def rate(self) -> float:
@@ -133,6 +136,24 @@ class TimedWebhooks(Webhooks):
 def _cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _machine_ticks() -> tuple[int, int] | None:
+    """All CPUs' (busy, idle) clock ticks since boot (idle counting the wait for the
+    disk), or None where there is no /proc/stat."""
+    try:
+        fields = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + fields[4]
+    return sum(fields[:8]) - idle, idle
+
+
+def _idle_share(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float | None:
+    if before is None or after is None:
+        return None
+    busy, idle = after[0] - before[0], after[1] - before[1]
+    return idle / (busy + idle) if busy + idle else None
 
 
 def _rss_mb(pid: int) -> float:
@@ -366,6 +387,7 @@ def in_processes(
     ready.wait(timeout=120)
     start.value = began = time.monotonic() + 0.1
     ready.wait(timeout=10)
+    ticks = _machine_ticks()
     merged = Run()
     received = 0
     last_tick = 0.0
@@ -388,6 +410,7 @@ def in_processes(
         if tick is not None and elapsed - last_tick >= 1.0:
             last_tick = elapsed
             tick(elapsed)
+    merged.idle = _idle_share(ticks, _machine_ticks())
     for process in processes:
         process.join()
     return merged
@@ -489,7 +512,8 @@ def table(all_figures: list[Figures], rate: float) -> str:
         header += [f"req/s sent (of {rate:.0f})", "late calls", "p50 ms", "p99 ms", "max ms"]
     else:
         header += ["p50 ms", "p99 ms", "max ms"]
-    header += ["CPU ms/req", "load gen. CPU ms/req", "RSS MB", "events written/expected"]
+    header += ["CPU ms/req", "load gen. CPU ms/req", "idle CPU", "RSS MB"]
+    header += ["events written/expected"]
     header += ["drain s"]
     rows = [header]
     for f in all_figures:
@@ -502,7 +526,9 @@ def table(all_figures: list[Figures], rate: float) -> str:
         if measured is not None:
             row += [f"{measured.ms(0.5):.1f}", f"{measured.ms(0.99):.1f}", f"{measured.ms(1):.1f}"]
         load = f"{f.load_cpu_ms:.2f}" if f.closed else "-"
-        row += [f"{f.cpu_ms:.2f}", load, f"{f.rss[0]:.0f}->{f.rss[1]:.0f}", f.events, f.drain_s]
+        idle = f"{closed.idle:.0%}" if closed is not None and closed.idle is not None else "-"
+        row += [f"{f.cpu_ms:.2f}", load, idle, f"{f.rss[0]:.0f}->{f.rss[1]:.0f}"]
+        row += [f.events, f.drain_s]
         rows.append(row)
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     return "\n".join(
