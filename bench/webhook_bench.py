@@ -14,8 +14,8 @@ measured just before each closed loop (a bare server runs alongside all along: t
 machine's speed drifts within a run, and a single bare figure at its start does not
 follow), latency, server CPU per request, the load generator's CPU
 per request in the closed loop (it shares the cores with the servers), the machine's idle
-share of CPU in that loop (a server that waits on hand-overs between its own threads
-leaves cores idle that the bare endpoint keeps busy), server memory
+share of CPU in that loop (a server whose answers wait on its own threads, a journal's
+fsync or a read, leaves cores idle that the bare endpoint keeps busy), server memory
 (RSS) at the start and the end, and events written against expected (every call writes
 as many as one call alone: nothing may be lost), counted once the servers' journals have
 been replayed into the database, with how long that took after the load ended.
