@@ -200,12 +200,13 @@ class Store:
         with self._write("close calls whose end was never reported") as connection:
             return summaries.close_stale(connection, self.dialect, cutoff_ms)
 
-    def roll_up(self, days: int | None = None) -> int:
+    def roll_up(self, days: int | None = None, *, ended_by_ms: int | None = None) -> int:
         """Build the report rollups of the days whose calls changed (at most `days` of
-        them, oldest first), one transaction a day; returns how many were built. A day
-        marked again while this runs waits for the next call."""
+        them, oldest first; with `ended_by_ms`, only days over by then), one transaction
+        a day; returns how many were built. A day marked again while this runs waits for
+        the next call."""
         with self._read("find the days to roll up") as connection:
-            todo = rollups.dirty_days(connection, limit=days)
+            todo = rollups.dirty_days(connection, limit=days, before_ms=ended_by_ms)
         built = 0
         for day in todo:
             with self._write("roll up the reports of a day") as connection:

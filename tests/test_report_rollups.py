@@ -244,3 +244,22 @@ def test_many_silent_calls_are_read_by_condition_with_the_same_figures(
     monkeypatch.setattr(report_source, "MANY_OPEN", 1)  # more than that: by condition
     assert everything(store) == by_id
     assert StoreReports(store).summary(ReportFilter())["calls"] == 43
+
+
+def test_the_sweeper_builds_the_days_that_are_over_and_reads_today_call_by_call(
+    store: Store,
+) -> None:
+    """Today is marked again by every webhook a moment after it would be built: the
+    sweeper leaves it (and any later day) to be read call by call, and the reports stay
+    those of the calls themselves."""
+    from analytics.sweeper import StaleCallSweeper
+
+    load(store, histories())
+    before = everything(store)
+    today = MONDAY + timedelta(days=2, hours=10)
+    StaleCallSweeper(store, clock=lambda: today).sweep()
+    assert dirty(store) == [epoch_ms(MONDAY + timedelta(days=d)) for d in (2, 3)]
+    assert everything(store) == before
+    StaleCallSweeper(store, clock=lambda: MONDAY + timedelta(days=DAYS)).sweep()
+    assert dirty(store) == []
+    assert everything(store) == before
