@@ -134,12 +134,12 @@ def mark_dirty(connection: Connection, dialect: str, moments_ms: Collection[int]
 
 
 def dirty_days(
-    connection: Connection, limit: int | None = None, before_ms: int | None = None
+    connection: Connection, limit: int | None = None, ended_by_ms: int | None = None
 ) -> list[int]:
-    """The marked days, oldest first; with `before_ms`, those that end by then."""
+    """The marked days, oldest first; with `ended_by_ms`, those over by then."""
     query = select(report_dirty_days.c.day_ms).order_by(report_dirty_days.c.day_ms)
-    if before_ms is not None:
-        query = query.where(report_dirty_days.c.day_ms + DAY_MS <= before_ms)
+    if ended_by_ms is not None:
+        query = query.where(report_dirty_days.c.day_ms + DAY_MS <= ended_by_ms)
     if limit is not None:
         query = query.limit(limit)
     return [int(d) for d in connection.scalars(query)]

@@ -206,7 +206,7 @@ class Store:
         a day; returns how many were built. A day marked again while this runs waits for
         the next call."""
         with self._read("find the days to roll up") as connection:
-            todo = rollups.dirty_days(connection, limit=days, before_ms=ended_by_ms)
+            todo = rollups.dirty_days(connection, limit=days, ended_by_ms=ended_by_ms)
         built = 0
         for day in todo:
             with self._write("roll up the reports of a day") as connection:
